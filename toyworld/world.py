@@ -134,7 +134,8 @@ def _phrase_en(obj: Shape) -> str:
 
 
 def _phrase_fr(obj: Shape) -> str:
-    return f"un {SIZES_FR[obj.size]} {SHAPES_FR[obj.shape]} {COLOURS_FR[obj.colour]} {POSITIONS_FR[obj.position]}"
+    size, shape, colour = SIZES_FR[obj.size], SHAPES_FR[obj.shape], COLOURS_FR[obj.colour]
+    return f"un {size} {shape} {colour} {POSITIONS_FR[obj.position]}"
 
 
 def caption_en(scene: Scene) -> str:
