@@ -1,0 +1,1 @@
+"""Generated from protos/imaging/captioner; do not edit: run `make gen`."""

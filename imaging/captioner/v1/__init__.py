@@ -1,0 +1,1 @@
+"""Generated from protos/imaging/captioner/v1; do not edit: run `make gen`."""

@@ -1,0 +1,1 @@
+"""Generated from protos/imaging/common; do not edit: run `make gen`."""

@@ -1,0 +1,1 @@
+"""Generated from protos/imaging/gateway; do not edit: run `make gen`."""

@@ -1,0 +1,1 @@
+"""Generated from protos/imaging/gateway/v1; do not edit: run `make gen`."""

@@ -1,0 +1,1 @@
+"""Generated from protos/imaging/generator; do not edit: run `make gen`."""

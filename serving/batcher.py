@@ -1,0 +1,306 @@
+"""A bounded, cancellation-aware micro-batcher in front of one model.
+
+Callers ``submit`` an item (or ``stream`` one) under a compatibility key;
+one collector task takes the oldest waiting item's key, waits up to
+``max_batch_delay_ms`` for more items of that key (up to ``max_batch_size``),
+drops items whose caller cancelled or whose deadline passed, and runs the
+batch on the model's worker thread. Each caller awaits its own future, as in
+Ray Serve's ``_BatchQueue``; unlike it, the queue is bounded (full:
+``ResourceExhausted`` with a retry delay) and compatibility is keyed.
+
+Compute sees ``WorkItem``s: it checks ``item.cancelled`` at every token or
+denoising step (a cancelled call stops costing compute while the rest of its
+batch goes on) and calls ``item.emit(event)`` to stream partial results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from serving import errors
+from serving.metrics import BatchMetrics
+from serving.worker import ModelWorker
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class BatcherSettings:
+    """Knobs of one batcher (validated here, so every server reports the same words)."""
+
+    max_batch_size: int = 8
+    max_batch_delay_ms: float = 5.0
+    max_queue_size: int = 64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
+            raise ValueError("max_batch_size must be an integer >= 1")
+        if self.max_batch_delay_ms < 0:
+            raise ValueError("max_batch_delay_ms must be >= 0")
+        if not isinstance(self.max_queue_size, int) or self.max_queue_size < 1:
+            raise ValueError("max_queue_size must be an integer >= 1")
+
+
+@dataclass(eq=False)
+class WorkItem(Generic[T]):
+    """One caller's item as compute sees it (on the worker thread)."""
+
+    payload: T
+    key: Hashable
+    enqueued_at: float
+    deadline: float | None
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _emit: Callable[[Any], None] | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the caller cancelled or its deadline passed: stop computing for it."""
+        if self._cancel.is_set():
+            return True
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self._cancel.set()
+            return True
+        return False
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def emit(self, event: Any) -> None:
+        """Sends a partial result to a streaming caller (thread-safe; no-op for unary)."""
+        if self._emit is not None and not self._cancel.is_set():
+            self._emit(event)
+
+
+_END = object()
+
+
+@dataclass(eq=False)
+class _Waiting(Generic[T, R]):
+    item: WorkItem[T]
+    future: asyncio.Future[R]
+
+
+ProcessFn = Callable[[Hashable, Sequence[WorkItem[T]]], Sequence[R]]
+
+
+class MicroBatcher(Generic[T, R]):
+    """Batches items of equal key for ``process`` (run on ``worker``).
+
+    ``process(key, items)`` runs on the worker thread and returns one result
+    per item, in order; a result may be an exception instance, which fails
+    only that item's call.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        process: ProcessFn[T, R],
+        worker: ModelWorker,
+        settings: BatcherSettings,
+        metrics: BatchMetrics | None = None,
+    ) -> None:
+        self.name = name
+        self._process = process
+        self._worker = worker
+        self._settings = settings
+        self._metrics = metrics
+        self._queues: dict[Hashable, deque[_Waiting[T, R]]] = {}
+        self._size = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._batch_seconds_ema = 0.0
+
+    @property
+    def queue_depth(self) -> int:
+        return self._size
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._collect(), name=f"batcher-{self.name}")
+
+    async def close(self) -> None:
+        """Stops collecting; queued calls fail UNAVAILABLE."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for queue in self._queues.values():
+            for waiting in queue:
+                if not waiting.future.done():
+                    waiting.future.set_exception(errors.Unavailable("the server is shutting down; retry"))
+        self._queues.clear()
+        self._size = 0
+
+    async def submit(self, payload: T, key: Hashable = None, timeout_s: float | None = None) -> R:
+        """Queues ``payload`` and returns its result. Cancelling the awaiting task
+        (the gRPC call) takes the item out of the queue or stops its compute."""
+        waiting = self._enqueue(payload, key, timeout_s, emit=None)
+        return await self._await(waiting)
+
+    async def stream(
+        self, payload: T, key: Hashable = None, timeout_s: float | None = None
+    ) -> AsyncIterator[Any]:
+        """Queues ``payload``; yields each event compute emits, then the result."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Any] = asyncio.Queue()
+
+        def emit(event: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+        waiting = self._enqueue(payload, key, timeout_s, emit=emit)
+        waiting.future.add_done_callback(lambda _: events.put_nowait(_END))
+        try:
+            while True:
+                event = await events.get()
+                if event is _END:
+                    break
+                yield event
+            # Events emitted just before the result may still be in flight from the thread.
+            await asyncio.sleep(0)
+            while not events.empty():
+                event = events.get_nowait()
+                if event is not _END:
+                    yield event
+            yield await self._await(waiting)
+        finally:
+            waiting.item.cancel()
+
+    def _enqueue(
+        self, payload: T, key: Hashable, timeout_s: float | None, emit: Callable[[Any], None] | None
+    ) -> _Waiting[T, R]:
+        if self._task is None:
+            raise errors.Unavailable("the model is not serving yet; retry shortly")
+        if self._size >= self._settings.max_queue_size:
+            if self._metrics:
+                self._metrics.rejected.labels(self.name).inc()
+            raise errors.ResourceExhausted(
+                f"the {self.name} queue is full ({self._settings.max_queue_size} waiting); retry later",
+                retry_after_s=self._retry_after_s(),
+                metadata={"model": self.name, "max_queue_size": str(self._settings.max_queue_size)},
+            )
+        now = time.monotonic()
+        deadline = None if timeout_s is None else now + max(timeout_s, 0.0)
+        item: WorkItem[T] = WorkItem(payload=payload, key=key, enqueued_at=now, deadline=deadline, _emit=emit)
+        waiting: _Waiting[T, R] = _Waiting(item, asyncio.get_running_loop().create_future())
+        self._queues.setdefault(key, deque()).append(waiting)
+        self._size += 1
+        self._observe_depth()
+        self._wakeup.set()
+        return waiting
+
+    async def _await(self, waiting: _Waiting[T, R]) -> R:
+        try:
+            return await asyncio.shield(waiting.future)
+        except asyncio.CancelledError:
+            # The caller left: a queued item is dropped by the collector, a
+            # running one stops at its next step.
+            waiting.item.cancel()
+            raise
+
+    def _retry_after_s(self) -> float:
+        batches_ahead = self._size / self._settings.max_batch_size
+        return round(max(0.1, batches_ahead * self._batch_seconds_ema), 3)
+
+    def _observe_depth(self) -> None:
+        if self._metrics:
+            self._metrics.queue_depth.labels(self.name).set(self._size)
+
+    async def _collect(self) -> None:
+        while True:
+            if self._size == 0:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            key = min(self._queues, key=lambda k: self._queues[k][0].item.enqueued_at)
+            await self._wait_for_batch(key)
+            batch = self._take(key)
+            if batch:
+                await self._run(key, batch)
+
+    async def _wait_for_batch(self, key: Hashable) -> None:
+        """Waits until ``key`` has a full batch or its oldest item waited long enough."""
+        oldest = self._queues[key][0].item.enqueued_at
+        flush_at = oldest + self._settings.max_batch_delay_ms / 1000
+        while len(self._queues.get(key, ())) < self._settings.max_batch_size:
+            remaining = flush_at - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+
+    def _take(self, key: Hashable) -> list[_Waiting[T, R]]:
+        """Pops up to max_batch_size live items of ``key``; drops the dead ones."""
+        queue = self._queues.get(key)
+        batch: list[_Waiting[T, R]] = []
+        while queue and len(batch) < self._settings.max_batch_size:
+            waiting = queue.popleft()
+            self._size -= 1
+            reason = self._dead_reason(waiting)
+            if reason is None:
+                batch.append(waiting)
+                continue
+            if self._metrics:
+                self._metrics.dropped.labels(self.name, reason).inc()
+            if reason == "cancelled":
+                waiting.future.cancel()  # nobody awaits it any more
+            elif not waiting.future.done():
+                waiting.future.set_exception(
+                    errors.DeadlineExceeded("the deadline passed while the call was queued")
+                )
+        if queue is not None and not queue:
+            del self._queues[key]
+        self._observe_depth()
+        return batch
+
+    @staticmethod
+    def _dead_reason(waiting: _Waiting[T, R]) -> str | None:
+        item = waiting.item
+        if item.deadline is not None and time.monotonic() >= item.deadline:
+            return "deadline"
+        if waiting.future.cancelled() or item.cancelled:
+            return "cancelled"
+        return None
+
+    async def _run(self, key: Hashable, batch: list[_Waiting[T, R]]) -> None:
+        started = time.monotonic()
+        if self._metrics:
+            self._metrics.batch_size.labels(self.name).observe(len(batch))
+            for waiting in batch:
+                self._metrics.queue_wait_seconds.labels(self.name).observe(started - waiting.item.enqueued_at)
+        items = [w.item for w in batch]
+        try:
+            results = await self._worker.run(self._process, key, items)
+            if len(results) != len(batch):
+                raise RuntimeError(
+                    f"{self.name}: process returned {len(results)} results for {len(batch)} items; "
+                    "it must return exactly one result per item, in order"
+                )
+        except Exception as exc:  # the whole batch failed: every caller gets the error
+            _LOGGER.exception("batch of %d failed on %s", len(batch), self.name)
+            results = [exc] * len(batch)  # type: ignore[list-item]
+        elapsed = time.monotonic() - started
+        self._batch_seconds_ema = (
+            elapsed if self._batch_seconds_ema == 0 else 0.8 * self._batch_seconds_ema + 0.2 * elapsed
+        )
+        if self._metrics:
+            self._metrics.batch_seconds.labels(self.name).observe(elapsed)
+        for waiting, result in zip(batch, results, strict=True):
+            if waiting.future.done():
+                continue
+            if isinstance(result, BaseException):
+                waiting.future.set_exception(result)
+            else:
+                waiting.future.set_result(result)

@@ -1,0 +1,173 @@
+"""The server interceptor every server installs: request ids, structured
+access logs, RPC metrics and the mapping of exceptions to statuses.
+
+Streams are wrapped as iterators, so a streaming call is counted and timed
+when its last message is sent and an error raised mid-stream still becomes
+the right status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias
+
+import grpc
+from grpc.aio import ServicerContext
+
+from serving import errors
+from serving.logs import request_id_var
+from serving.metrics import RpcMetrics
+from serving.status import internal_status, to_grpc_status
+
+_LOGGER = logging.getLogger(__name__)
+REQUEST_ID_KEY = "x-request-id"
+
+_Context: TypeAlias = ServicerContext[Any, Any]
+
+
+def split_method(full_method: str) -> tuple[str, str]:
+    """Splits "/pkg.Service/Method" into ("pkg.Service", "Method")."""
+    _, service, method = full_method.split("/", 2)
+    return service, method
+
+
+class ServingInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps unary-unary and unary-stream handlers (the shapes our contracts
+    use); other shapes pass through unchanged."""
+
+    def __init__(self, metrics: RpcMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        full_method = handler_call_details.method
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        incoming_id = metadata.get(REQUEST_ID_KEY)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, full_method, incoming_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, full_method, incoming_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _wrap_unary(
+        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None
+    ) -> Callable[[Any, _Context], Awaitable[Any]]:
+        async def unary(request: Any, context: _Context) -> Any:
+            call = _CallRecord(self._metrics, full_method, "unary", incoming_id)
+            await call.begin(context)
+            try:
+                response = await behavior(request, context)
+                call.messages += 1
+                return response
+            except BaseException as exc:
+                await call.fail(exc, context)
+                raise
+            finally:
+                call.end()
+
+        return unary
+
+    def _wrap_stream(
+        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None
+    ) -> Callable[[Any, _Context], AsyncIterator[Any]]:
+        async def stream(request: Any, context: _Context) -> AsyncIterator[Any]:
+            call = _CallRecord(self._metrics, full_method, "server_stream", incoming_id)
+            await call.begin(context)
+            try:
+                responses = behavior(request, context)
+                if inspect.isawaitable(responses):
+                    # A handler that writes with context.write (or raises) instead of yielding.
+                    await responses
+                    return
+                async for response in responses:
+                    call.messages += 1
+                    self._metrics.messages_sent.labels(*call.labels).inc()
+                    yield response
+            except BaseException as exc:
+                await call.fail(exc, context)
+                raise
+            finally:
+                call.end()
+
+        return stream
+
+
+class _CallRecord:
+    """The bookkeeping of one RPC from its start to its last message."""
+
+    def __init__(
+        self, metrics: RpcMetrics, full_method: str, rpc_type: str, incoming_id: str | bytes | None
+    ) -> None:
+        self.metrics = metrics
+        self.full_method = full_method
+        service, method = split_method(full_method)
+        self.labels = (service, method, rpc_type)
+        self.request_id = _clean_request_id(incoming_id)
+        self.code = "OK"
+        self.messages = 0
+        self.start = time.perf_counter()
+        self._token: Any = None
+
+    async def begin(self, context: _Context) -> None:
+        self._token = request_id_var.set(self.request_id)
+        self.metrics.started.labels(*self.labels).inc()
+        self.metrics.in_flight.labels(*self.labels[:2]).inc()
+        # Initial metadata, so that error statuses (which replace trailers) keep it too.
+        await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
+
+    async def fail(self, exc: BaseException, context: _Context) -> None:
+        """Records the code of ``exc``; turns it into a status where it is ours
+        (the abort raises, and the caller re-raises the original otherwise)."""
+        if isinstance(exc, errors.ServingError):
+            self.code = exc.code
+            await context.abort_with_status(to_grpc_status(exc))
+        elif isinstance(exc, asyncio.CancelledError):
+            remaining = context.time_remaining()
+            self.code = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+        elif isinstance(exc, grpc.aio.AbortError):
+            code = context.code()
+            self.code = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+        elif isinstance(exc, Exception):
+            self.code = "INTERNAL"
+            _LOGGER.exception("unhandled error in %s", self.full_method)
+            await context.abort_with_status(internal_status())
+
+    def end(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        self.metrics.handled.labels(*self.labels, self.code).inc()
+        self.metrics.handling_seconds.labels(*self.labels).observe(elapsed)
+        self.metrics.in_flight.labels(*self.labels[:2]).dec()
+        _LOGGER.info(
+            "rpc finished",
+            extra={"method": self.full_method, "code": self.code, "duration_s": round(elapsed, 6)},
+        )
+        if self._token is not None:
+            request_id_var.reset(self._token)
+
+
+def _clean_request_id(incoming: str | bytes | None) -> str:
+    """Keeps a caller's request id when it is short and printable, else mints one."""
+    if isinstance(incoming, bytes):
+        incoming = incoming.decode("ascii", "replace")
+    if incoming and len(incoming) <= 128 and incoming.isprintable():
+        return incoming
+    return uuid.uuid4().hex

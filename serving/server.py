@@ -1,0 +1,179 @@
+"""The ``grpc.aio`` bootstrap every server runs.
+
+``ServingApp`` binds the port, installs the interceptor, ``grpc.health.v1``
+(NOT_SERVING until every service's ``load()`` returned, and again while
+draining), server reflection and the ``/metrics`` endpoint; on SIGTERM it
+drains: health flips to NOT_SERVING, new calls are refused after
+``drain_delay_s``, in-flight calls get ``grace_period_s`` to finish, then the
+services release their models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Protocol
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from serving.interceptors import ServingInterceptor
+from serving.metrics import BatchMetrics, MetricsEndpoint, RpcMetrics, serve_metrics
+from serving.settings import ServerSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class ServedService(Protocol):
+    """What a server plugs into ``ServingApp``: one or more gRPC services."""
+
+    # Full names of the gRPC services registered, e.g. "imaging.captioner.v1.CaptionerService".
+    service_names: tuple[str, ...]
+
+    def register(self, server: grpc.aio.Server) -> None:
+        """Adds the servicers to ``server`` (before it starts)."""
+
+    async def load(self) -> None:
+        """Loads models or connects stores; health says SERVING once this returns."""
+
+    async def close(self) -> None:
+        """Releases what ``load`` acquired; called after in-flight calls ended."""
+
+
+def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
+    """Channel arguments for keepalive, message size and connection age."""
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.keepalive_time_ms", int(settings.keepalive_time_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_s * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+        ("grpc.so_reuseport", 0),
+    ]
+    if settings.max_connection_age_s > 0:
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(settings.max_connection_age_grace_s * 1000)),
+        ]
+    return options
+
+
+class ServingApp:
+    """One gRPC server process: the services it serves plus health, reflection and metrics."""
+
+    def __init__(self, name: str, settings: ServerSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.rpc_metrics = RpcMetrics(self.registry)
+        self.batch_metrics = BatchMetrics(self.registry)
+        self.health = health.aio.HealthServicer()
+        self._services: list[ServedService] = []
+        self._server: grpc.aio.Server | None = None
+        self._metrics: MetricsEndpoint | None = None
+        self._ready = asyncio.Event()
+        self._load_task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    def add(self, service: ServedService) -> None:
+        self._services.append(service)
+
+    @property
+    def metrics_port(self) -> int:
+        return self._metrics.port if self._metrics else 0
+
+    @property
+    def service_names(self) -> list[str]:
+        return [name for service in self._services for name in service.service_names]
+
+    async def start(self) -> None:
+        """Binds and starts serving at once (health NOT_SERVING), then loads the
+        services in the background; ``wait_ready`` waits for SERVING."""
+        server = grpc.aio.server(
+            interceptors=[ServingInterceptor(self.rpc_metrics)], options=grpc_options(self.settings)
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        for service in self._services:
+            service.register(server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+        # The async HealthServicer starts "" as SERVING: say NOT_SERVING before the port opens.
+        for name in ("", *self.service_names):
+            await self.health.set(name, NOT_SERVING)
+        self.port = server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        await server.start()
+        self._server = server
+        self._metrics = serve_metrics(self.registry, self.settings.metrics_host, self.settings.metrics_port)
+        _LOGGER.info(
+            "listening",
+            extra={
+                "server": self.name,
+                "grpc_address": f"{self.settings.host}:{self.port}",
+                "metrics_address": f"{self.settings.metrics_host}:{self.metrics_port}",
+            },
+        )
+        self._load_task = asyncio.get_running_loop().create_task(self._load())
+
+    async def _load(self) -> None:
+        for service in self._services:
+            await service.load()
+            for name in service.service_names:
+                await self.health.set(name, SERVING)
+        await self.health.set("", SERVING)
+        self._ready.set()
+        _LOGGER.info("serving", extra={"server": self.name, "services": self.service_names})
+
+    async def wait_ready(self) -> None:
+        """Returns once every service loaded; raises what a failed load raised."""
+        if self._load_task is None:
+            raise RuntimeError("start() was not called")
+        await asyncio.shield(self._load_task)
+
+    async def stop(self, grace_period_s: float | None = None) -> None:
+        """Drains: NOT_SERVING, refuse new calls, let in-flight ones finish, release."""
+        grace = self.settings.grace_period_s if grace_period_s is None else grace_period_s
+        await self.health.enter_graceful_shutdown()
+        _LOGGER.info("draining", extra={"server": self.name, "grace_period_s": grace})
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._load_task
+        if self.settings.drain_delay_s > 0:
+            await asyncio.sleep(self.settings.drain_delay_s)
+        if self._server is not None:
+            await self._server.stop(grace)
+        for service in reversed(self._services):
+            await service.close()
+        if self._metrics is not None:
+            self._metrics.close()
+        _LOGGER.info("stopped", extra={"server": self.name})
+
+    async def run_until_signal(self) -> None:
+        """Serves until SIGTERM or SIGINT, then drains and returns.
+
+        A load failure ends the process too (non-zero via the raised error):
+        a server that cannot load its model must not sit NOT_SERVING forever.
+        """
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        assert self._load_task is not None
+        stop_wait = loop.create_task(stop.wait())
+        done, _ = await asyncio.wait({self._load_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if self._load_task in done and self._load_task.exception() is not None:
+            stop_wait.cancel()
+            await self.stop(grace_period_s=0)
+            raise self._load_task.exception()  # type: ignore[misc]
+        await stop_wait
+        await self.stop()

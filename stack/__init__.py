@@ -1,0 +1,1 @@
+"""Runs the three servers together on their embedded defaults (``make run``)."""

@@ -1,0 +1,98 @@
+"""A tiny deterministic model behind the real captioner contract, for runtime tests.
+
+Its "caption" of an image is the image's byte count; its compute can be held
+on a gate, so tests can fill the queue or keep a call in flight at will. It
+runs on the real ``ServingApp``, interceptor and ``MicroBatcher``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import grpc
+
+from imaging.captioner.v1 import captioner_pb2 as pb
+from imaging.captioner.v1 import captioner_pb2_grpc
+from serving import errors
+from serving.batcher import MicroBatcher, WorkItem
+from serving.server import ServingApp
+from serving.settings import ModelServerSettings
+from serving.worker import ModelWorker
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CaptionerService"].full_name
+
+
+class ByteCountModel:
+    """Records every payload it computes; ``gate`` holds compute while cleared."""
+
+    def __init__(self, compute_s: float = 0.0) -> None:
+        self.compute_s = compute_s
+        self.gate = threading.Event()
+        self.gate.set()
+        self.started = threading.Event()
+        self.seen: list[bytes] = []
+        self.batch_sizes: list[int] = []
+
+    def process(self, key: Hashable, items: Sequence[WorkItem[bytes]]) -> list[str]:
+        self.started.set()
+        self.gate.wait(timeout=30)
+        time.sleep(self.compute_s)
+        self.batch_sizes.append(len(items))
+        self.seen.extend(item.payload for item in items)
+        return [f"{len(item.payload)} bytes" for item in items]
+
+
+class FakeCaptionerServicer(captioner_pb2_grpc.CaptionerServiceServicer):
+    def __init__(self, batcher: MicroBatcher[bytes, str]) -> None:
+        self.batcher = batcher
+
+    async def Caption(self, request: pb.CaptionRequest, context: Any) -> pb.CaptionResponse:
+        if not request.images:
+            raise errors.InvalidArgument.of("images", "at least one image is required")
+        for index, image in enumerate(request.images):
+            if not image.data:
+                raise errors.InvalidArgument.of(f"images[{index}].data", "the image is empty")
+        timeout = context.time_remaining()
+        texts = [
+            await self.batcher.submit(image.data, key=request.decoding.strategy, timeout_s=timeout)
+            for image in request.images
+        ]
+        return pb.CaptionResponse(captions=[pb.Caption(text=t) for t in texts])
+
+
+class FakeCaptioner:
+    """A ``ServedService`` wrapping ``ByteCountModel``."""
+
+    service_names: tuple[str, ...] = (SERVICE_NAME,)
+
+    def __init__(
+        self, app: ServingApp, settings: ModelServerSettings, model: ByteCountModel, load_s: float = 0.0
+    ) -> None:
+        self.model = model
+        self.load_s = load_s
+        self.worker = ModelWorker("fake")
+        self.batcher: MicroBatcher[bytes, str] = MicroBatcher(
+            "fake", model.process, self.worker, settings.batcher(), app.batch_metrics
+        )
+
+    def register(self, server: grpc.aio.Server) -> None:
+        # Only Caption is faked; the other methods stay abstract (UNIMPLEMENTED).
+        servicer = FakeCaptionerServicer(self.batcher)  # type: ignore[abstract]
+        captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(servicer, server)
+
+    async def load(self) -> None:
+        await self.worker.run(time.sleep, self.load_s)
+        self.batcher.start()
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        self.worker.close()
+
+
+def build_fake_app(settings: ModelServerSettings, model: ByteCountModel, load_s: float = 0.0) -> ServingApp:
+    app = ServingApp("fake", settings)
+    app.add(FakeCaptioner(app, settings, model, load_s))
+    return app

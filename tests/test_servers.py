@@ -1,0 +1,124 @@
+"""Each of the three real servers on free loopback ports: health, reflection,
+metrics, UNIMPLEMENTED contracts and drain."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+import imaging.errors
+from captioner_svc.server import build_app as build_captioner
+from captioner_svc.settings import CaptionerSettings
+from gateway.server import build_app as build_gateway
+from gateway.settings import GatewaySettings
+from generator_svc.server import build_app as build_generator
+from generator_svc.settings import GeneratorSettings
+from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
+from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from imaging.generator.v1 import generator_pb2, generator_pb2_grpc
+from serving.server import ServingApp
+from tests.conftest import health_status, wait_serving
+
+SERVERS: dict[str, tuple[Callable[[], ServingApp], list[str]]] = {
+    "captioner": (
+        lambda: build_captioner(CaptionerSettings(port=0, metrics_port=0)),
+        ["imaging.captioner.v1.CaptionerService"],
+    ),
+    "generator": (
+        lambda: build_generator(GeneratorSettings(port=0, metrics_port=0)),
+        ["imaging.generator.v1.GeneratorService"],
+    ),
+    "gateway": (
+        lambda: build_gateway(GatewaySettings(port=0, metrics_port=0)),
+        [
+            "imaging.captioner.v1.CaptionerService",
+            "imaging.generator.v1.GeneratorService",
+            "imaging.gateway.v1.UsageService",
+            "imaging.gateway.v1.AdminService",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+async def test_health_reflection_and_drain(name: str) -> None:
+    build, services = SERVERS[name]
+    app = build()
+    await app.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        await wait_serving(channel)
+        for service in services:
+            assert await health_status(channel, service) == health_pb2.HealthCheckResponse.SERVING
+
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        listed: set[str] = set()
+        async for reply in stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        ):
+            listed.update(s.name for s in reply.list_services_response.service)
+        assert set(services) | {"grpc.health.v1.Health"} <= listed
+
+        await app.health.enter_graceful_shutdown()
+        assert await health_status(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert await health_status(channel, services[0]) == health_pb2.HealthCheckResponse.NOT_SERVING
+    await app.stop(grace_period_s=0)
+
+
+async def test_model_rpcs_answer_unimplemented_with_details_and_metrics() -> None:
+    app = SERVERS["captioner"][0]()
+    await app.start()
+    await app.wait_ready()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Caption(captioner_pb2.CaptionRequest())
+        info = imaging.errors.details(caught.value)
+        assert info.code == grpc.StatusCode.UNIMPLEMENTED
+        assert "CaptionerService.Caption" in info.message
+        assert info.reason == "UNIMPLEMENTED"
+        # Streams too: the error arrives when the stream is read.
+        with pytest.raises(grpc.aio.AioRpcError) as caught_stream:
+            async for _ in stub.StreamCaption(captioner_pb2.StreamCaptionRequest()):
+                pass
+        assert caught_stream.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{app.metrics_port}/metrics", timeout=5).read().decode()
+    assert (
+        'grpc_server_handled_total{grpc_code="UNIMPLEMENTED",grpc_method="Caption",'
+        'grpc_service="imaging.captioner.v1.CaptionerService",grpc_type="unary"} 1.0'
+    ) in body
+    assert 'grpc_method="StreamCaption",grpc_service="imaging.captioner.v1.CaptionerService"' in body
+    assert "grpc_server_handling_seconds_bucket" in body
+    assert 'grpc_server_in_flight{grpc_method="Caption"' in body
+    await app.stop(grace_period_s=0)
+
+
+async def test_gateway_and_generator_contracts_are_registered() -> None:
+    gateway = SERVERS["gateway"][0]()
+    generator = SERVERS["generator"][0]()
+    for app in (gateway, generator):
+        await app.start()
+        await app.wait_ready()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        calls = [
+            gateway_pb2_grpc.UsageServiceStub(channel).GetUsage(gateway_pb2.GetUsageRequest()),
+            gateway_pb2_grpc.AdminServiceStub(channel).ListApiKeys(gateway_pb2.ListApiKeysRequest()),
+            generator_pb2_grpc.GeneratorServiceStub(channel).ListVariants(
+                generator_pb2.ListVariantsRequest()
+            ),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{generator.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await generator_pb2_grpc.GeneratorServiceStub(channel).Generate(generator_pb2.GenerateRequest())
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    for app in (gateway, generator):
+        await app.stop(grace_period_s=0)

@@ -1,0 +1,41 @@
+"""Configuration from flags and environment variables, and its validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from captioner_svc.settings import CaptionerSettings
+from gateway.settings import GatewaySettings
+from serving.batcher import BatcherSettings
+from serving.settings import load_settings
+
+
+def test_defaults_work_on_a_laptop() -> None:
+    settings = CaptionerSettings()
+    assert (settings.host, settings.port, settings.metrics_port) == ("127.0.0.1", 50051, 9101)
+    assert GatewaySettings().port == 50050
+
+
+def test_flags_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAPTIONER_PORT", "6000")
+    monkeypatch.setenv("CAPTIONER_MAX_BATCH_SIZE", "12")
+    assert load_settings(CaptionerSettings, []).port == 6000
+    settings = load_settings(CaptionerSettings, ["--port", "7000", "--max-batch-delay-ms", "2.5"])
+    assert (settings.port, settings.max_batch_size, settings.max_batch_delay_ms) == (7000, 12, 2.5)
+
+
+def test_invalid_knobs_are_named() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CaptionerSettings(max_batch_size=0)
+    assert "max_batch_size" in str(caught.value)
+    with pytest.raises(ValidationError, match="max_queue_size must be >= max_batch_size"):
+        CaptionerSettings(max_batch_size=16, max_queue_size=8)
+    with pytest.raises(ValueError, match="max_batch_size must be an integer >= 1"):
+        BatcherSettings(max_batch_size=0)
+
+
+def test_settings_are_frozen() -> None:
+    settings = CaptionerSettings()
+    with pytest.raises(ValidationError):
+        settings.port = 1  # type: ignore[misc]

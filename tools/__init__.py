@@ -1,0 +1,1 @@
+"""Build tools of the repository (code generation)."""
