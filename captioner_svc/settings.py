@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from serving.settings import ModelServerSettings
 
+# The checkpoints the project ships (trained by toyworld/); real BLIP weights
+# are a configuration change: CAPTIONER_CAPTION_MODEL=/path/to/blip-image-captioning-base.
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
 
 class CaptionerSettings(ModelServerSettings):
-    """Defaults work on a laptop with no GPU and no network."""
+    """Defaults work on a laptop with no GPU and no network: they serve the shipped models."""
 
     model_config = SettingsConfigDict(
         env_prefix="CAPTIONER_", frozen=True, extra="forbid", cli_kebab_case=True
@@ -17,3 +24,34 @@ class CaptionerSettings(ModelServerSettings):
 
     port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 picks a free one.")
+    max_batch_size: int = Field(16, ge=1, description="Most compatible images decoded as one batch.")
+    max_queue_size: int = Field(256, ge=1, description="Images that may wait; beyond, RESOURCE_EXHAUSTED.")
+    caption_model: str = Field(
+        str(MODELS_DIR / "blip-captioner"),
+        description="BlipForConditionalGeneration checkpoint (directory or hub id) for Caption, "
+        "StreamCaption and GetCrossAttention; empty disables them.",
+    )
+    retrieval_model: str = Field(
+        str(MODELS_DIR / "blip-matcher"),
+        description="BlipForImageTextRetrieval checkpoint for EmbedImages, EmbedTexts and "
+        "MatchImageText; empty disables them.",
+    )
+    adapters: dict[str, str] = Field(
+        default_factory=lambda: {"fr": str(MODELS_DIR / "blip-captioner-lora-fr")},
+        description='LoRA adapters of the caption model by request name, as JSON: {"fr": "/path"}.',
+    )
+    device: Literal["cpu", "cuda"] = Field("cpu", description="Where the models run.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Model weights' dtype.")
+    default_max_new_tokens: int = Field(
+        30, ge=1, description="max_new_tokens when a request leaves it unset."
+    )
+    max_new_tokens_limit: int = Field(64, ge=1, description="The largest max_new_tokens a request may ask.")
+    max_images_per_request: int = Field(16, ge=1, description="Most images in one request.")
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest encoded image, in bytes.")
+    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest decoded image, width x height.")
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> CaptionerSettings:
+        if self.default_max_new_tokens > self.max_new_tokens_limit:
+            raise ValueError("default_max_new_tokens must be <= max_new_tokens_limit")
+        return self

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from PIL import Image
 
+from captioner_svc.server import build_app as build_captioner
+from captioner_svc.settings import CaptionerSettings
+from imaging.captioner.v1 import captioner_pb2_grpc
 from serving.server import ServingApp
 from serving.settings import ModelServerSettings
 from tests.fakes import ByteCountModel, build_fake_app
@@ -58,3 +64,47 @@ async def fake_app(
 async def fake_channel(fake_app: ServingApp) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{fake_app.port}") as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random captioner, retrieval model and LoRA adapter, saved once per run."""
+    from tests.blip_checkpoints import save_tiny_blip
+
+    return save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
+
+
+def tiny_captioner_settings(paths: dict[str, Path], **overrides: object) -> CaptionerSettings:
+    values: dict[str, object] = {
+        "port": 0,
+        "metrics_port": 0,
+        "caption_model": str(paths["captioner"]),
+        "retrieval_model": str(paths["retrieval"]),
+        "adapters": {"lora": str(paths["adapter"])},
+        "max_batch_delay_ms": 20,
+        "default_max_new_tokens": 12,
+        "max_images_per_request": 4,
+    }
+    values.update(overrides)
+    return CaptionerSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def captioner_app(tiny_blip: dict[str, Path]) -> AsyncIterator[ServingApp]:
+    app = build_captioner(tiny_captioner_settings(tiny_blip))
+    await app.start()
+    await app.wait_ready()
+    yield app
+    await app.stop(grace_period_s=1)
+
+
+@pytest.fixture
+async def captioner_stub(captioner_app: ServingApp) -> AsyncIterator[captioner_pb2_grpc.CaptionerServiceStub]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{captioner_app.port}") as channel:
+        yield captioner_pb2_grpc.CaptionerServiceStub(channel)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

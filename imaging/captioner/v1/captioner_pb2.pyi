@@ -203,8 +203,9 @@ class DecodingOptions(_message.Message):
     early_stopping: _builtins.bool
     """Beam search stops when `beam_count` finished candidates exist. Default false."""
     seed: _builtins.int
-    """Seed for sampling; the same seed, image and options give the same caption
-    on the same device. Unset: a random seed, echoed back in the response.
+    """Seed for sampling; image i of a request uses seed + i. The same seed,
+    image and options give the same caption on the same device, batched or
+    not. Unset: a random seed, echoed back in the response.
     """
     @_builtins.property
     def stop_sequences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -491,7 +492,9 @@ class StreamCaptionRequest(_message.Message):
     ADAPTER_FIELD_NUMBER: _builtins.int
     RESIZE_MODE_FIELD_NUMBER: _builtins.int
     prefix: _builtins.str
-    """Text the caption must start with; sent as the first token event."""
+    """Text the caption must start with; it arrives at the start of the first
+    token event's text.
+    """
     adapter: _builtins.str
     """The name of a loaded LoRA adapter. Empty: the base model."""
     resize_mode: Global___ResizeMode.ValueType

@@ -1,0 +1,309 @@
+"""Token-by-token decoding of a batch, with streaming, stop sequences and
+per-row cancellation.
+
+Greedy and sampling run an explicit loop over the BLIP text decoder with a
+KV cache (the arithmetic of ``generate()``), so every token is handed to its
+caller as soon as it exists, and a row whose caller left or finished is cut
+from the batch (cache included) while the others go on. Beam search uses
+``generate()`` itself: a beam's prefix is not final until the end, so its
+tokens are sent together once decoding ends.
+
+Runs on the model's worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from transformers import (
+    LogitsProcessorList,
+    MinNewTokensLengthLogitsProcessor,
+    RepetitionPenaltyLogitsProcessor,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from captioner_svc.options import CaptionResult, DecodeOptions, Finish, Strategy, TokenEvent
+
+
+class Row(Protocol):
+    """A caller's handle, as the batcher's ``WorkItem`` provides it."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def emit(self, event: Any) -> None: ...
+
+
+@dataclass
+class _RowState:
+    """Decoding state of one image of the batch."""
+
+    index: int
+    generator: torch.Generator | None
+    token_ids: list[int] = field(default_factory=list)
+    log_probs: list[float] = field(default_factory=list)
+    sent_text: str = ""
+    finish: Finish | None = None
+    text: str = ""
+
+
+class Detokenizer:
+    """Turns growing token lists into caption text, holding back text that may
+    still become a stop sequence, so the streamed pieces always add up to the
+    final caption."""
+
+    def __init__(self, tokenizer: Any, prefix: str, stop_sequences: Sequence[str]) -> None:
+        self.tokenizer = tokenizer
+        self.prefix = prefix
+        self.prefix_ids: list[int] = tokenizer(prefix, add_special_tokens=False).input_ids if prefix else []
+        self.stop_sequences = tuple(stop_sequences)
+
+    def full_text(self, token_ids: Sequence[int]) -> str:
+        """The caption for ``token_ids``: the prefix as sent, then the decoded tokens."""
+        generated = self.tokenizer.decode(
+            [*self.prefix_ids, *token_ids], skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        decoded_prefix = self.tokenizer.decode(
+            self.prefix_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        tail = generated[len(decoded_prefix) :] if generated.startswith(decoded_prefix) else " " + generated
+        if not self.prefix:
+            return tail.strip()
+        return (self.prefix + tail).rstrip() if tail.strip() else self.prefix
+
+    def cut_at_stop(self, text: str) -> str | None:
+        """The text before the first stop sequence after the prefix, or None if none occurs."""
+        cuts = [text.find(s, len(self.prefix)) for s in self.stop_sequences]
+        found = [c for c in cuts if c >= 0]
+        return text[: min(found)].rstrip() if found else None
+
+    def safe_length(self, text: str) -> int:
+        """How much of ``text`` can be sent: all but a tail that starts a stop sequence."""
+        for start in range(
+            max(len(self.prefix), len(text) - max(map(len, self.stop_sequences), default=0)), len(text)
+        ):
+            tail = text[start:]
+            if any(s.startswith(tail) for s in self.stop_sequences):
+                return start
+        return len(text)
+
+
+def _processors(options: DecodeOptions, prompt_length: int, eos_id: int) -> LogitsProcessorList:
+    processors = LogitsProcessorList()
+    if options.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(options.repetition_penalty))
+    if options.min_new_tokens > 0:
+        processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, options.min_new_tokens, eos_id))
+    if options.strategy is Strategy.SAMPLING:
+        if options.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(options.temperature))
+        if options.top_k > 0:
+            processors.append(TopKLogitsWarper(options.top_k))
+        if options.top_p < 1.0:
+            processors.append(TopPLogitsWarper(options.top_p))
+    return processors
+
+
+@torch.inference_mode()
+def decode_stepwise(
+    model: Any,
+    detok: Detokenizer,
+    image_embeds: torch.Tensor,
+    options: DecodeOptions,
+    seeds: Sequence[int],
+    rows: Sequence[Row],
+    encode_s: float,
+) -> list[CaptionResult | Exception]:
+    """Greedy or sampled captions for a batch whose images are already encoded."""
+    config = model.config.text_config
+    bos_id, eos_id = config.bos_token_id, config.sep_token_id
+    batch = len(rows)
+    device = image_embeds.device
+    prompt = [bos_id, *detok.prefix_ids]
+    sequences = torch.tensor([prompt] * batch, dtype=torch.long, device=device)
+    sampling = options.strategy is Strategy.SAMPLING
+    states = [
+        _RowState(i, torch.Generator(device="cpu").manual_seed(seeds[i]) if sampling else None)
+        for i in range(batch)
+    ]
+    processors = _processors(options, len(prompt), eos_id)
+    active = [i for i in range(batch) if not rows[i].cancelled]
+    if len(active) < batch:
+        image_embeds, sequences = image_embeds[active], sequences[active]
+    past: Any = None
+    step_input = sequences
+    started = time.perf_counter()
+    for step in range(options.max_new_tokens):
+        if not active:
+            break
+        out = model.text_decoder(
+            input_ids=step_input, encoder_hidden_states=image_embeds, past_key_values=past, use_cache=True
+        )
+        past = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        log_probs = torch.log_softmax(logits, dim=-1)
+        scores = processors(sequences, logits)  # type: ignore[arg-type]
+        if sampling:
+            probs = torch.softmax(scores, dim=-1).cpu()
+            chosen = torch.stack(
+                [
+                    torch.multinomial(probs[k], 1, generator=states[i].generator)[0]
+                    for k, i in enumerate(active)
+                ]
+            ).to(device)
+        else:
+            chosen = scores.argmax(dim=-1)
+        sequences = torch.cat([sequences, chosen[:, None]], dim=1)
+        last_step = step == options.max_new_tokens - 1
+        keep: list[int] = []
+        for k, i in enumerate(active):
+            token = int(chosen[k])
+            _advance(states[i], rows[i], detok, token, float(log_probs[k, token]), eos_id, last_step)
+            if states[i].finish is None and not rows[i].cancelled:
+                keep.append(k)
+        if len(keep) < len(active):
+            index = torch.tensor(keep, dtype=torch.long, device=device)
+            past.batch_select_indices(index)
+            image_embeds, sequences = image_embeds[index], sequences[index]
+            chosen = chosen[index]
+            active = [active[k] for k in keep]
+        step_input = chosen[:, None]
+    decode_s = time.perf_counter() - started
+    results: list[CaptionResult | Exception] = []
+    for state in states:
+        if state.finish is None:
+            # Only a cancelled row ends without a finish reason; nobody reads its result.
+            results.append(RuntimeError("cancelled"))
+            continue
+        mean = sum(state.log_probs) / len(state.log_probs) if state.log_probs else 0.0
+        results.append(
+            CaptionResult(state.text, tuple(state.token_ids), state.finish, mean, encode_s, decode_s)
+        )
+    return results
+
+
+def _advance(
+    state: _RowState, row: Row, detok: Detokenizer, token: int, log_prob: float, eos_id: int, last_step: bool
+) -> None:
+    """Appends ``token`` to a row, streams its text and decides whether the row is done."""
+    if token == eos_id:
+        state.finish = Finish.END_OF_SEQUENCE
+        state.text = detok.full_text(state.token_ids)
+        _send(state, row, detok, token, log_prob, final=True, counted=False)
+        return
+    state.token_ids.append(token)
+    state.log_probs.append(log_prob)
+    text = detok.full_text(state.token_ids)
+    stopped = detok.cut_at_stop(text)
+    if stopped is not None:
+        state.finish, state.text = Finish.STOP_SEQUENCE, stopped
+    elif last_step:
+        state.finish, state.text = Finish.LENGTH, text
+    else:
+        state.text = text
+    _send(state, row, detok, token, log_prob, final=state.finish is not None, counted=True)
+
+
+def _send(
+    state: _RowState, row: Row, detok: Detokenizer, token: int, log_prob: float, final: bool, counted: bool
+) -> None:
+    """Emits the text this step adds; the final step flushes whatever was held back."""
+    target = state.text if final else state.text[: detok.safe_length(state.text)]
+    if not target.startswith(state.sent_text):
+        if not final:
+            return  # decoding rewrote earlier text (rare); wait for the final flush
+        target = state.sent_text + target[len(state.sent_text) :]
+    piece = target[len(state.sent_text) :]
+    if not counted and not piece:
+        return
+    state.sent_text = target
+    index = len(state.token_ids) - 1 if counted else len(state.token_ids)
+    row.emit(TokenEvent(token_id=token, text=piece, index=index, log_probability=log_prob))
+
+
+class _AllCancelled(StoppingCriteria):
+    """Stops beam search once every caller of the batch has left."""
+
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self.rows = rows
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        done = all(row.cancelled for row in self.rows)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+
+@torch.inference_mode()
+def decode_beam_search(
+    model: Any,
+    detok: Detokenizer,
+    pixel_values: torch.Tensor,
+    options: DecodeOptions,
+    rows: Sequence[Row],
+    encode_s: float,
+) -> list[CaptionResult | Exception]:
+    """Beam-search captions through ``generate()``; tokens are emitted at the end."""
+    started = time.perf_counter()
+    config = model.config.text_config
+    kwargs: dict[str, Any] = {
+        "num_beams": options.beam_count,
+        "do_sample": False,
+        "max_new_tokens": options.max_new_tokens,
+        "min_new_tokens": options.min_new_tokens,
+        "length_penalty": options.length_penalty,
+        "early_stopping": options.early_stopping,
+        "repetition_penalty": options.repetition_penalty,
+        "stopping_criteria": StoppingCriteriaList([_AllCancelled(rows)]),
+    }
+    batch = pixel_values.shape[0]
+    prompt = [config.bos_token_id, *detok.prefix_ids, config.sep_token_id]
+    input_ids = torch.tensor([prompt] * batch, dtype=torch.long, device=pixel_values.device)
+    output = model.generate(pixel_values=pixel_values, input_ids=input_ids, **kwargs)
+    generated = output[:, len(prompt) - 1 :]
+    scores = _sequence_log_probs(model, pixel_values, output, len(prompt) - 1)
+    decode_s = time.perf_counter() - started
+    results: list[CaptionResult | Exception] = []
+    for b, row in enumerate(rows):
+        ids: list[int] = []
+        finish = Finish.LENGTH
+        for token in generated[b].tolist():
+            if token == config.sep_token_id:
+                finish = Finish.END_OF_SEQUENCE
+                break
+            if token == config.pad_token_id:
+                continue
+            ids.append(token)
+        text = detok.full_text(ids)
+        stopped = detok.cut_at_stop(text)
+        if stopped is not None:
+            text, finish = stopped, Finish.STOP_SEQUENCE
+        # A beam is final only now: stream its tokens at once, pieces adding up to the text.
+        sent = ""
+        for position, token in enumerate(ids):
+            last = position == len(ids) - 1
+            partial = text if last else detok.full_text(ids[: position + 1])
+            target = partial if last or text.startswith(partial) else sent
+            row.emit(TokenEvent(token, target[len(sent) :], position, scores[b][position]))
+            sent = target
+        mean = sum(scores[b][: len(ids)]) / len(ids) if ids else 0.0
+        results.append(CaptionResult(text, tuple(ids), finish, mean, encode_s, decode_s))
+    return results
+
+
+def _sequence_log_probs(
+    model: Any, pixel_values: torch.Tensor, sequences: torch.Tensor, start: int
+) -> list[list[float]]:
+    """Log-probability of each generated token under the model (teacher forcing)."""
+    image_embeds = model.vision_model(pixel_values=pixel_values)[0]
+    logits = model.text_decoder(input_ids=sequences, encoder_hidden_states=image_embeds).logits.float()
+    log_probs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, sequences[:, 1:, None])[..., 0]
+    return log_probs[:, start - 1 :].tolist()

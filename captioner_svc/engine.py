@@ -1,0 +1,260 @@
+"""The BLIP engine: loads the checkpoints once and computes on tensors.
+
+Pure compute, no transport: it imports torch and transformers, never grpc or
+the generated stubs. Every public method runs on the model's worker thread
+(``serving.worker.ModelWorker``), one at a time, which is also what makes
+switching LoRA adapters per batch safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
+
+from captioner_svc.decoding import Detokenizer, Row, decode_beam_search, decode_stepwise
+from captioner_svc.options import AttentionResult, CaptionJob, CaptionResult, DecodeOptions, Strategy
+
+_LOGGER = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where the checkpoints are and how to run them.
+
+    ``caption_model`` / ``retrieval_model``: a checkpoint directory or hub id;
+    empty disables the capabilities that need it. ``adapters`` maps a request
+    name to a LoRA adapter directory on the caption model.
+    """
+
+    caption_model: str = ""
+    retrieval_model: str = ""
+    adapters: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What discovery reports; fixed once loaded."""
+
+    image_size_px: int
+    patch_size_px: int
+    decoder_layers: int
+    decoder_heads: int
+    embedding_dimension: int
+
+    @property
+    def grid_side(self) -> int:
+        return self.image_size_px // self.patch_size_px
+
+
+class CaptionEngine:
+    """BLIP captioning (``BlipForConditionalGeneration``) and retrieval
+    (``BlipForImageTextRetrieval``) on one device."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.device = torch.device(config.device)
+        self.dtype = DTYPES[config.dtype]
+        self.captioner: Any = None
+        self.caption_processor: Any = None
+        self.retriever: Any = None
+        self.retrieval_processor: Any = None
+        self._peft: Any = None
+        self.facts: ModelFacts | None = None
+
+    # -- loading --------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Loads every configured checkpoint (worker thread; may take minutes)."""
+        started = time.perf_counter()
+        if self.config.caption_model:
+            self.caption_processor = BlipProcessor.from_pretrained(self.config.caption_model)
+            self.captioner = self._load(BlipForConditionalGeneration, self.config.caption_model)
+            self._load_adapters()
+        if self.config.retrieval_model:
+            self.retrieval_processor = BlipProcessor.from_pretrained(self.config.retrieval_model)
+            self.retriever = self._load(BlipForImageTextRetrieval, self.config.retrieval_model)
+        reference = self.captioner or self.retriever
+        if reference is not None:
+            vision = reference.config.vision_config
+            text = reference.config.text_config
+            self.facts = ModelFacts(
+                image_size_px=vision.image_size,
+                patch_size_px=vision.patch_size,
+                decoder_layers=text.num_hidden_layers,
+                decoder_heads=text.num_attention_heads,
+                embedding_dimension=self.retriever.config.image_text_hidden_size if self.retriever else 0,
+            )
+        _LOGGER.info("models loaded", extra={"seconds": round(time.perf_counter() - started, 2)})
+
+    def _load(self, cls: Any, source: str) -> Any:
+        model = cls.from_pretrained(source, dtype=self.dtype)
+        return model.to(self.device).eval()
+
+    def _load_adapters(self) -> None:
+        if not self.config.adapters:
+            return
+        from peft import PeftModel  # only needed when adapters are configured
+
+        for name, path in self.config.adapters.items():
+            if self._peft is None:
+                # Injects LoRA layers into self.captioner in place; calls below keep using it.
+                self._peft = PeftModel.from_pretrained(self.captioner, path, adapter_name=name)
+            else:
+                self._peft.load_adapter(path, adapter_name=name)
+        self._peft.eval()
+
+    def close(self) -> None:
+        self.captioner = self.retriever = self._peft = None
+
+    @property
+    def adapter_names(self) -> list[str]:
+        return sorted(self.config.adapters)
+
+    @contextlib.contextmanager
+    def _adapter(self, name: str) -> Iterator[None]:
+        """Runs the block with adapter ``name`` active, or with none for ""."""
+        if self._peft is None:
+            yield
+        elif name:
+            self._peft.set_adapter(name)
+            yield
+        else:
+            with self._peft.disable_adapter():
+                yield
+
+    # -- captions ---------------------------------------------------------------------
+
+    def pixel_values(self, processor: Any, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Normalised model input for images already fitted to the input size."""
+        pixels = processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+        return pixels.to(self.device, self.dtype)
+
+    @torch.inference_mode()
+    def caption(
+        self, options: DecodeOptions, jobs: Sequence[CaptionJob], rows: Sequence[Row]
+    ) -> list[CaptionResult | Exception]:
+        """Captions a batch of compatible jobs; ``rows[i]`` streams and cancels job i."""
+        started = time.perf_counter()
+        pixels = self.pixel_values(self.caption_processor, [job.image for job in jobs])
+        detok = Detokenizer(self.caption_processor.tokenizer, options.prefix, options.stop_sequences)
+        with self._adapter(options.adapter):
+            if options.strategy is Strategy.BEAM_SEARCH:
+                return decode_beam_search(
+                    self.captioner, detok, pixels, options, rows, time.perf_counter() - started
+                )
+            image_embeds = self.captioner.vision_model(pixel_values=pixels)[0]
+            encode_s = time.perf_counter() - started
+            seeds = [job.seed for job in jobs]
+            return decode_stepwise(self.captioner, detok, image_embeds, options, seeds, rows, encode_s)
+
+    # -- cross-attention --------------------------------------------------------------
+
+    @torch.inference_mode()
+    def cross_attention(
+        self,
+        image: Image.Image,
+        caption: str,
+        layers: Sequence[int],
+        per_head: bool,
+    ) -> AttentionResult:
+        """Cross-attention of every token of ``caption`` over the image patches.
+
+        The map of token k is the attention of the decoder position that
+        predicted it (the one before it), from a single teacher-forced pass;
+        the vision CLS token is dropped, leaving the patch grid.
+        """
+        assert self.facts is not None
+        tokenizer = self.caption_processor.tokenizer
+        token_ids = tokenizer(caption, add_special_tokens=False).input_ids
+        bos = self.captioner.config.text_config.bos_token_id
+        input_ids = torch.tensor([[bos, *token_ids]], dtype=torch.long, device=self.device)
+        pixels = self.pixel_values(self.caption_processor, [image])
+        with self._adapter(""):
+            image_embeds = self.captioner.vision_model(pixel_values=pixels)[0]
+            out = self.captioner.text_decoder(
+                input_ids=input_ids,
+                encoder_hidden_states=image_embeds,
+                output_attentions=True,
+                return_dict=True,
+            )
+        chosen = list(layers) or list(range(self.facts.decoder_layers))
+        side = self.facts.grid_side
+        # (layers, heads, queries, 1 + patches) -> drop CLS -> queries that predicted each token.
+        stacked = torch.stack([out.cross_attentions[i][0] for i in chosen]).float()[:, :, :, 1:]
+        stacked = stacked[:, :, : len(token_ids), :]
+        if not per_head:
+            stacked = stacked.mean(dim=1, keepdim=True)
+        # -> tokens x layers x heads x patches
+        maps = stacked.permute(2, 0, 1, 3).cpu().tolist()
+        texts = tuple(tokenizer.convert_ids_to_tokens(token_ids))
+        return AttentionResult(
+            caption=caption,
+            token_ids=tuple(token_ids),
+            token_texts=texts,
+            maps=maps,
+            layers=tuple(chosen),
+            grid_height=side,
+            grid_width=side,
+            layer_count=self.facts.decoder_layers,
+            head_count=self.facts.decoder_heads,
+        )
+
+    # -- embeddings and matching ------------------------------------------------------
+
+    @torch.inference_mode()
+    def embed_images(self, images: Sequence[Image.Image]) -> list[list[float]]:
+        """L2-normalised image embeddings in the shared space."""
+        pixels = self.pixel_values(self.retrieval_processor, images)
+        image_embeds = self.retriever.vision_model(pixel_values=pixels)[0]
+        features = torch.nn.functional.normalize(
+            self.retriever.vision_proj(image_embeds[:, 0, :]).float(), dim=-1
+        )
+        return features.cpu().tolist()
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        """L2-normalised text embeddings in the shared space."""
+        return self._text_features(texts).cpu().tolist()
+
+    def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
+        encoded = self.retrieval_processor.tokenizer(list(texts), padding=True, return_tensors="pt").to(
+            self.device
+        )
+        hidden = self.retriever.text_encoder(
+            input_ids=encoded.input_ids, attention_mask=encoded.attention_mask
+        ).last_hidden_state
+        return torch.nn.functional.normalize(self.retriever.text_proj(hidden[:, 0, :]).float(), dim=-1)
+
+    @torch.inference_mode()
+    def match(self, image: Image.Image, texts: Sequence[str]) -> list[tuple[float, float]]:
+        """(ITM match probability, cosine similarity) of ``image`` with each text."""
+        pixels = self.pixel_values(self.retrieval_processor, [image])
+        image_embeds = self.retriever.vision_model(pixel_values=pixels)[0]
+        image_feature = torch.nn.functional.normalize(
+            self.retriever.vision_proj(image_embeds[:, 0, :]).float(), dim=-1
+        )
+        encoded = self.retrieval_processor.tokenizer(list(texts), padding=True, return_tensors="pt").to(
+            self.device
+        )
+        repeated = image_embeds.expand(len(texts), -1, -1)
+        fused = self.retriever.text_encoder(
+            input_ids=encoded.input_ids,
+            attention_mask=encoded.attention_mask,
+            encoder_hidden_states=repeated,
+            encoder_attention_mask=torch.ones(repeated.shape[:-1], dtype=torch.long, device=self.device),
+        ).last_hidden_state
+        probability = self.retriever.itm_head(fused[:, 0, :]).float().softmax(dim=-1)[:, 1]
+        similarity = self._text_features(texts) @ image_feature[0]
+        return list(zip(probability.cpu().tolist(), similarity.cpu().tolist(), strict=True))

@@ -1,0 +1,90 @@
+"""What the engine needs to know of a call, as plain frozen dataclasses.
+
+``DecodeOptions`` is hashable and is the micro-batcher's compatibility key:
+calls with equal options (prefix and adapter included) decode together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from PIL import Image
+
+
+class Strategy(Enum):
+    GREEDY = "greedy"
+    BEAM_SEARCH = "beam_search"
+    SAMPLING = "sampling"
+
+
+class Finish(Enum):
+    END_OF_SEQUENCE = "end_of_sequence"
+    LENGTH = "length"
+    STOP_SEQUENCE = "stop_sequence"
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding parameters shared by every image of a batch (defaults applied)."""
+
+    strategy: Strategy = Strategy.GREEDY
+    beam_count: int = 1
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    min_new_tokens: int = 0
+    max_new_tokens: int = 30
+    early_stopping: bool = False
+    stop_sequences: tuple[str, ...] = ()
+    prefix: str = ""
+    adapter: str = ""
+
+
+@dataclass(frozen=True)
+class CaptionJob:
+    """One image to caption: already fitted to the model's input size."""
+
+    image: Image.Image
+    seed: int
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A decoded token as streamed: ``text`` is what it adds to the caption."""
+
+    token_id: int
+    text: str
+    index: int
+    log_probability: float
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    """A finished caption; ``text`` includes the prefix and excludes a stop sequence."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    finish: Finish
+    mean_log_probability: float
+    encode_s: float
+    decode_s: float
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    """Cross-attention per caption token: ``maps[token][layer][head]`` is a
+    ``grid_height * grid_width`` row-major list; with head averaging the head
+    axis has length 1."""
+
+    caption: str
+    token_ids: tuple[int, ...]
+    token_texts: tuple[str, ...]
+    maps: list[list[list[list[float]]]]
+    layers: tuple[int, ...]
+    grid_height: int
+    grid_width: int
+    layer_count: int
+    head_count: int

@@ -1,0 +1,338 @@
+"""The captioner server over gRPC, on tiny random BLIP checkpoints of the
+served architectures: behaviour a client sees (content is asserted on the
+shipped checkpoints in test_captioner_content.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import urllib.request
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+
+import imaging.errors
+from captioner_svc.server import build_app
+from imaging.captioner.v1 import captioner_pb2 as pb
+from imaging.captioner.v1 import captioner_pb2_grpc
+from imaging.common.v1 import common_pb2
+from serving.server import ServingApp
+from tests.conftest import png_bytes, tiny_captioner_settings
+from toyworld.world import render, sample_scene
+
+Stub = captioner_pb2_grpc.CaptionerServiceStub
+
+
+def scene_image(seed: int) -> common_pb2.Image:
+    return common_pb2.Image(data=png_bytes(render(sample_scene(seed))), media_type="image/png")
+
+
+def greedy(**fields: object) -> pb.DecodingOptions:
+    return pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_GREEDY, **fields)  # type: ignore[arg-type]
+
+
+async def caption_text(stub: Stub, image: common_pb2.Image, **fields: object) -> str:
+    response = await stub.Caption(pb.CaptionRequest(images=[image], **fields))  # type: ignore[arg-type]
+    return response.captions[0].text
+
+
+async def stream_caption(
+    stub: Stub, request: pb.StreamCaptionRequest
+) -> tuple[list[pb.CaptionToken], pb.StreamCaptionResponse]:
+    tokens, final = [], None
+    async for message in stub.StreamCaption(request):
+        if message.HasField("token"):
+            assert final is None, "a token arrived after the final caption"
+            tokens.append(message.token)
+        else:
+            final = message
+    assert final is not None and final.HasField("caption")
+    return tokens, final
+
+
+async def test_model_info_describes_what_is_loaded(captioner_stub: Stub) -> None:
+    info = await captioner_stub.GetModelInfo(pb.GetModelInfoRequest())
+    assert set(info.capabilities) == {
+        pb.CAPABILITY_CAPTION,
+        pb.CAPABILITY_CROSS_ATTENTION,
+        pb.CAPABILITY_EMBED,
+        pb.CAPABILITY_MATCH,
+    }
+    assert (info.image_size_px, info.patch_size_px, info.grid_height, info.grid_width) == (64, 8, 8, 8)
+    assert [a.name for a in info.adapters] == ["lora"]
+    assert info.embedding_dimension == 16
+    assert info.default_max_new_tokens == 12 and info.max_images_per_request == 4
+
+
+async def test_greedy_caption_is_the_same_batched_or_alone(
+    captioner_app: ServingApp, captioner_stub: Stub
+) -> None:
+    images = [scene_image(seed) for seed in range(6)]
+    alone = [await caption_text(captioner_stub, image, decoding=greedy()) for image in images]
+    batched = await asyncio.gather(
+        *(caption_text(captioner_stub, image, decoding=greedy()) for image in images)
+    )
+    assert list(batched) == alone
+    assert all(alone)
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{captioner_app.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    sizes = [
+        line
+        for line in body.splitlines()
+        if line.startswith('imaging_batch_size_bucket{le="1.0",model="captioner"}')
+    ]
+    count = [
+        line for line in body.splitlines() if line.startswith('imaging_batch_size_count{model="captioner"}')
+    ]
+    assert float(sizes[0].split()[-1]) < float(count[0].split()[-1]), "no batch held more than one image"
+    assert "imaging_captioner_tokens_total" in body
+    assert 'imaging_captioner_stage_seconds_count{stage="decode"}' in body
+
+
+async def test_one_request_with_several_images_answers_in_order(captioner_stub: Stub) -> None:
+    images = [scene_image(seed) for seed in (3, 4, 5)]
+    response = await captioner_stub.Caption(pb.CaptionRequest(images=images, decoding=greedy()))
+    singles = [await caption_text(captioner_stub, image, decoding=greedy()) for image in images]
+    assert [c.text for c in response.captions] == singles
+    assert response.usage.image_count == 3
+    assert response.usage.megapixels == pytest.approx(3 * 64 * 64 / 1e6)
+    assert response.usage.token_count == sum(c.token_count for c in response.captions)
+
+
+@pytest.mark.parametrize(
+    "decoding",
+    [
+        greedy(),
+        pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_SAMPLING, seed=5, temperature=1.5),
+        pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_BEAM_SEARCH, beam_count=3),
+    ],
+    ids=["greedy", "sampling", "beam"],
+)
+async def test_stream_adds_up_to_the_unary_caption(
+    captioner_stub: Stub, decoding: pb.DecodingOptions
+) -> None:
+    image = scene_image(11)
+    unary = await captioner_stub.Caption(pb.CaptionRequest(images=[image], decoding=decoding))
+    tokens, final = await stream_caption(
+        captioner_stub, pb.StreamCaptionRequest(image=image, decoding=decoding)
+    )
+    assert "".join(t.text for t in tokens) == final.caption.text == unary.captions[0].text
+    assert [t.index for t in tokens] == list(range(len(tokens)))
+    assert final.caption.token_count == unary.captions[0].token_count
+    assert final.usage.image_count == 1 and final.usage.token_count == final.caption.token_count
+    assert all(t.log_probability <= 0 for t in tokens)
+
+
+async def test_sampling_is_reproducible_with_a_seed_and_echoes_a_random_one(captioner_stub: Stub) -> None:
+    image = scene_image(2)
+    decoding = pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_SAMPLING, seed=1234, temperature=2.0)
+    first = await captioner_stub.Caption(pb.CaptionRequest(images=[image], decoding=decoding))
+    again = await captioner_stub.Caption(pb.CaptionRequest(images=[image], decoding=decoding))
+    assert first.captions[0].text == again.captions[0].text and first.seed == 1234
+    unseeded = await captioner_stub.Caption(
+        pb.CaptionRequest(images=[image], decoding=pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_SAMPLING))
+    )
+    replay = pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_SAMPLING, seed=unseeded.seed)
+    assert (await caption_text(captioner_stub, image, decoding=replay)) == unseeded.captions[0].text
+
+
+async def test_length_limits_prefix_and_stop_sequences(captioner_stub: Stub) -> None:
+    image = scene_image(7)
+    short = await captioner_stub.Caption(pb.CaptionRequest(images=[image], decoding=greedy(max_new_tokens=3)))
+    assert short.captions[0].token_count <= 3
+    if short.captions[0].token_count == 3:
+        assert short.captions[0].finish_reason == pb.FINISH_REASON_LENGTH
+
+    prefixed = await caption_text(captioner_stub, image, decoding=greedy(), prefix="a big red")
+    assert prefixed.startswith("a big red ")
+
+    full = await caption_text(captioner_stub, image, decoding=greedy())
+    words = full.split()
+    stop = words[min(2, len(words) - 1)]
+    cut = await captioner_stub.Caption(
+        pb.CaptionRequest(images=[image], decoding=greedy(stop_sequences=[stop]))
+    )
+    assert cut.captions[0].finish_reason == pb.FINISH_REASON_STOP_SEQUENCE
+    assert stop not in cut.captions[0].text
+    assert full.startswith(cut.captions[0].text)
+    tokens, final = await stream_caption(
+        captioner_stub, pb.StreamCaptionRequest(image=image, decoding=greedy(stop_sequences=[stop]))
+    )
+    assert "".join(t.text for t in tokens) == final.caption.text == cut.captions[0].text
+
+
+async def test_adapter_changes_captions_and_base_calls_are_unaffected(captioner_stub: Stub) -> None:
+    images = [scene_image(seed) for seed in range(4)]
+    base = [await caption_text(captioner_stub, image, decoding=greedy()) for image in images]
+    adapted = await asyncio.gather(
+        *(caption_text(captioner_stub, image, decoding=greedy(), adapter="lora") for image in images)
+    )
+    assert list(adapted) != base
+    assert [await caption_text(captioner_stub, image, decoding=greedy()) for image in images] == base
+
+
+async def test_embeddings_are_normalised_and_match_agrees_with_them(captioner_stub: Stub) -> None:
+    image = scene_image(1)
+    texts = ["a big red circle on the left", "a small blue square in the middle"]
+    images = await captioner_stub.EmbedImages(pb.EmbedImagesRequest(images=[image, scene_image(2)]))
+    assert images.dimension == 16 and len(images.embeddings) == 2
+    text_vectors = await captioner_stub.EmbedTexts(pb.EmbedTextsRequest(texts=texts))
+    for vector in [*images.embeddings, *text_vectors.embeddings]:
+        assert np.linalg.norm(vector.values) == pytest.approx(1.0, abs=1e-4)
+    match = await captioner_stub.MatchImageText(pb.MatchImageTextRequest(image=image, texts=texts))
+    assert [m.text for m in match.matches] == texts
+    for m, t in zip(match.matches, text_vectors.embeddings, strict=True):
+        assert 0 <= m.match_probability <= 1
+        assert m.similarity == pytest.approx(float(np.dot(images.embeddings[0].values, t.values)), abs=1e-4)
+
+
+async def test_cross_attention_maps_cover_the_patch_grid(captioner_stub: Stub) -> None:
+    image = scene_image(4)
+    caption = await caption_text(captioner_stub, image, decoding=greedy())
+    mean = await captioner_stub.GetCrossAttention(
+        pb.GetCrossAttentionRequest(image=image, render_heatmaps=True)
+    )
+    assert mean.caption == caption
+    assert (mean.grid_height, mean.grid_width, mean.layer_count, mean.head_count) == (8, 8, 2, 2)
+    assert len(mean.tokens) == len(caption.split())  # one token per word in the toy vocabulary
+    for token in mean.tokens:
+        assert [m.layer for m in token.maps] == [0, 1]
+        for attention_map in token.maps:
+            assert not attention_map.HasField("head")
+            assert len(attention_map.weights) == 64
+            assert 0 < sum(attention_map.weights) <= 1.0 + 1e-5
+        heatmap = Image.open(io.BytesIO(token.heatmap.data))
+        assert heatmap.size == (64, 64) and token.heatmap.media_type == "image/png"
+    per_head = await captioner_stub.GetCrossAttention(
+        pb.GetCrossAttentionRequest(
+            image=image, caption="a red circle", layers=[1], head_reduction=pb.HEAD_REDUCTION_NONE
+        )
+    )
+    assert [t.text for t in per_head.tokens] == ["a", "red", "circle"]
+    assert [(m.layer, m.head) for m in per_head.tokens[0].maps] == [(1, 0), (1, 1)]
+    head_mean = np.mean([m.weights for m in per_head.tokens[1].maps], axis=0)
+    layer_one = await captioner_stub.GetCrossAttention(
+        pb.GetCrossAttentionRequest(image=image, caption="a red circle", layers=[1])
+    )
+    assert np.allclose(head_mean, layer_one.tokens[1].maps[0].weights, atol=1e-5)
+
+
+def _violation(exc: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, list[str]]:
+    info = imaging.errors.details(exc)
+    return info.code, [v.field for v in info.field_violations]
+
+
+def _truncated_png() -> bytes:
+    data = png_bytes(Image.new("RGB", (64, 64), (200, 10, 10)))
+    return data[: len(data) // 2]
+
+
+BAD_REQUESTS = {
+    "corrupt bytes": (
+        pb.CaptionRequest(images=[scene_image(0), common_pb2.Image(data=b"\x89PNG\r\n\x1a\nnot really")]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["images[1].data"],
+    ),
+    "truncated": (
+        pb.CaptionRequest(images=[common_pb2.Image(data=_truncated_png())]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["images[0].data"],
+    ),
+    "empty": (
+        pb.CaptionRequest(images=[common_pb2.Image()]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["images[0].data"],
+    ),
+    "wrong type": (
+        pb.CaptionRequest(images=[common_pb2.Image(data=b"%PDF-1.4 hello", media_type="image/png")]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["images[0].data"],
+    ),
+    "media type disagrees": (
+        pb.CaptionRequest(images=[common_pb2.Image(data=scene_image(0).data, media_type="image/jpeg")]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["images[0].media_type"],
+    ),
+    "no images": (pb.CaptionRequest(), grpc.StatusCode.INVALID_ARGUMENT, ["images"]),
+    "too many images": (
+        pb.CaptionRequest(images=[scene_image(i) for i in range(5)]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["images"],
+    ),
+    "beams out of range": (
+        pb.CaptionRequest(
+            images=[scene_image(0)],
+            decoding=pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_BEAM_SEARCH, beam_count=11),
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["decoding.beam_count"],
+    ),
+    "top_p out of range": (
+        pb.CaptionRequest(images=[scene_image(0)], decoding=pb.DecodingOptions(top_p=1.5)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["decoding.top_p"],
+    ),
+    "too many tokens": (
+        pb.CaptionRequest(images=[scene_image(0)], decoding=pb.DecodingOptions(max_new_tokens=1000)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["decoding.max_new_tokens"],
+    ),
+    "unknown adapter": (
+        pb.CaptionRequest(images=[scene_image(0)], adapter="klingon"),
+        grpc.StatusCode.NOT_FOUND,
+        ["adapter"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+async def test_bad_input_names_the_field_and_the_server_keeps_serving(
+    captioner_stub: Stub, name: str
+) -> None:
+    request, code, fields = BAD_REQUESTS[name]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await captioner_stub.Caption(request)
+    assert _violation(caught.value) == (code, fields)
+    assert await caption_text(captioner_stub, scene_image(0), decoding=greedy())
+
+
+async def test_bad_stream_and_attention_input(captioner_stub: Stub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stream_caption(captioner_stub, pb.StreamCaptionRequest(image=common_pb2.Image(data=b"nope")))
+    assert _violation(caught.value) == (grpc.StatusCode.INVALID_ARGUMENT, ["image.data"])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await captioner_stub.GetCrossAttention(
+            pb.GetCrossAttentionRequest(image=scene_image(0), layers=[0, 5])
+        )
+    assert _violation(caught.value) == (grpc.StatusCode.INVALID_ARGUMENT, ["layers[1]"])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await captioner_stub.EmbedTexts(pb.EmbedTextsRequest(texts=["ok", "  "]))
+    assert _violation(caught.value) == (grpc.StatusCode.INVALID_ARGUMENT, ["texts[1]"])
+
+
+async def test_expired_deadline_and_the_server_keeps_serving(captioner_stub: Stub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await captioner_stub.Caption(pb.CaptionRequest(images=[scene_image(0)] * 4), timeout=0.001)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert await caption_text(captioner_stub, scene_image(0), decoding=greedy())
+
+
+async def test_unconfigured_capability_says_which_setting_enables_it(tiny_blip: dict[str, Path]) -> None:
+    app = build_app(tiny_captioner_settings(tiny_blip, retrieval_model=""))
+    await app.start()
+    await app.wait_ready()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        stub = Stub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.EmbedTexts(pb.EmbedTextsRequest(texts=["a red circle"]))
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "CAPTIONER_RETRIEVAL_MODEL" in (caught.value.details() or "")
+        info = await stub.GetModelInfo(pb.GetModelInfoRequest())
+        assert pb.CAPABILITY_EMBED not in info.capabilities and pb.CAPABILITY_CAPTION in info.capabilities
+    await app.stop(grace_period_s=0)
