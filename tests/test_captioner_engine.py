@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import BertTokenizerFast, BlipConfig, BlipForConditionalGeneration
+from transformers import BertTokenizerFast, BlipConfig, BlipForConditionalGeneration  # type: ignore[attr-defined]
 
 from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, TokenEvent
@@ -97,14 +97,14 @@ def _blip_base_shaped(root: Path) -> Path:
             "vocab_size": 30524,
             "encoder_hidden_size": 768,
             "max_position_embeddings": 512,
+            "bos_token_id": tokens.index("[DEC]"),
+            "sep_token_id": tokens.index("[SEP]"),
+            "pad_token_id": 0,
         },
         vision_config={**shape, "image_size": 384, "patch_size": 16},
         projection_dim=512,
         image_text_hidden_size=256,
     )
-    config.text_config.bos_token_id = tokens.index("[DEC]")
-    config.text_config.sep_token_id = tokens.index("[SEP]")
-    config.text_config.pad_token_id = 0
     model = BlipForConditionalGeneration(config)
     model.save_pretrained(root)
     tokenizer.save_pretrained(root)
