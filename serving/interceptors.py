@@ -125,10 +125,11 @@ class _CallRecord:
         self.code = "OK"
         self.messages = 0
         self.start = time.perf_counter()
-        self._token: Any = None
 
     async def begin(self, context: _Context) -> None:
-        self._token = request_id_var.set(self.request_id)
+        # Each RPC runs in its own task, so the value never leaks to another call;
+        # no reset at the end (a stream may be closed from another context).
+        request_id_var.set(self.request_id)
         self.metrics.started.labels(*self.labels).inc()
         self.metrics.in_flight.labels(*self.labels[:2]).inc()
         # Initial metadata, so that error statuses (which replace trailers) keep it too.
@@ -160,8 +161,6 @@ class _CallRecord:
             "rpc finished",
             extra={"method": self.full_method, "code": self.code, "duration_s": round(elapsed, 6)},
         )
-        if self._token is not None:
-            request_id_var.reset(self._token)
 
 
 def _clean_request_id(incoming: str | bytes | None) -> str:
