@@ -5,36 +5,38 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from PIL import Image
 
 import imaging.errors
 from captioner_svc.server import build_app as build_captioner
-from captioner_svc.settings import CaptionerSettings
 from gateway.server import build_app as build_gateway
 from gateway.settings import GatewaySettings
 from generator_svc.server import build_app as build_generator
 from generator_svc.settings import GeneratorSettings
 from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
+from imaging.common.v1 import common_pb2
 from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from imaging.generator.v1 import generator_pb2, generator_pb2_grpc
 from serving.server import ServingApp
-from tests.conftest import health_status, wait_serving
+from tests.conftest import health_status, png_bytes, tiny_captioner_settings, wait_serving
 
-SERVERS: dict[str, tuple[Callable[[], ServingApp], list[str]]] = {
+SERVERS: dict[str, tuple[Callable[[dict[str, Path]], ServingApp], list[str]]] = {
     "captioner": (
-        lambda: build_captioner(CaptionerSettings(port=0, metrics_port=0)),
+        lambda tiny: build_captioner(tiny_captioner_settings(tiny)),
         ["imaging.captioner.v1.CaptionerService"],
     ),
     "generator": (
-        lambda: build_generator(GeneratorSettings(port=0, metrics_port=0)),
+        lambda tiny: build_generator(GeneratorSettings(port=0, metrics_port=0)),
         ["imaging.generator.v1.GeneratorService"],
     ),
     "gateway": (
-        lambda: build_gateway(GatewaySettings(port=0, metrics_port=0)),
+        lambda tiny: build_gateway(GatewaySettings(port=0, metrics_port=0)),
         [
             "imaging.captioner.v1.CaptionerService",
             "imaging.generator.v1.GeneratorService",
@@ -46,9 +48,9 @@ SERVERS: dict[str, tuple[Callable[[], ServingApp], list[str]]] = {
 
 
 @pytest.mark.parametrize("name", list(SERVERS))
-async def test_health_reflection_and_drain(name: str) -> None:
+async def test_health_reflection_and_drain(name: str, tiny_blip: dict[str, Path]) -> None:
     build, services = SERVERS[name]
-    app = build()
+    app = build(tiny_blip)
     await app.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         await wait_serving(channel)
@@ -69,11 +71,15 @@ async def test_health_reflection_and_drain(name: str) -> None:
     await app.stop(grace_period_s=0)
 
 
-async def test_model_rpcs_answer_unimplemented_with_details_and_metrics() -> None:
-    app = SERVERS["captioner"][0]()
-    await app.start()
-    await app.wait_ready()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+async def test_unimplemented_rpcs_carry_details_and_metrics_count_every_rpc(
+    tiny_blip: dict[str, Path],
+) -> None:
+    gateway = SERVERS["gateway"][0](tiny_blip)
+    captioner = SERVERS["captioner"][0](tiny_blip)
+    for app in (gateway, captioner):
+        await app.start()
+        await app.wait_ready()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
         stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.Caption(captioner_pb2.CaptionRequest())
@@ -86,21 +92,38 @@ async def test_model_rpcs_answer_unimplemented_with_details_and_metrics() -> Non
             async for _ in stub.StreamCaption(captioner_pb2.StreamCaptionRequest()):
                 pass
         assert caught_stream.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{captioner.port}") as channel:
+        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.Caption(captioner_pb2.CaptionRequest())
+        request = captioner_pb2.StreamCaptionRequest(
+            image=common_pb2.Image(data=png_bytes(Image.new("RGB", (64, 64))))
+        )
+        messages = [m async for m in stub.StreamCaption(request)]
 
-    body = urllib.request.urlopen(f"http://127.0.0.1:{app.metrics_port}/metrics", timeout=5).read().decode()
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{captioner.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    labels = 'grpc_service="imaging.captioner.v1.CaptionerService"'
+    unary = f'{labels},grpc_type="unary"'
+    stream = f'{labels},grpc_type="server_stream"'
     assert (
-        'grpc_server_handled_total{grpc_code="UNIMPLEMENTED",grpc_method="Caption",'
-        'grpc_service="imaging.captioner.v1.CaptionerService",grpc_type="unary"} 1.0'
+        f'grpc_server_handled_total{{grpc_code="INVALID_ARGUMENT",grpc_method="Caption",{unary}}} 1.0'
     ) in body
-    assert 'grpc_method="StreamCaption",grpc_service="imaging.captioner.v1.CaptionerService"' in body
+    # A stream is counted once, when it ends, with every message it sent.
+    assert f'grpc_server_handled_total{{grpc_code="OK",grpc_method="StreamCaption",{stream}}} 1.0' in body
+    assert f'grpc_server_msg_sent_total{{grpc_method="StreamCaption",{stream}}} {len(messages)}.0' in body
     assert "grpc_server_handling_seconds_bucket" in body
-    assert 'grpc_server_in_flight{grpc_method="Caption"' in body
-    await app.stop(grace_period_s=0)
+    assert f'grpc_server_in_flight{{grpc_method="Caption",{labels}}} 0.0' in body
+    for app in (gateway, captioner):
+        await app.stop(grace_period_s=0)
 
 
-async def test_gateway_and_generator_contracts_are_registered() -> None:
-    gateway = SERVERS["gateway"][0]()
-    generator = SERVERS["generator"][0]()
+async def test_gateway_and_generator_contracts_are_registered(tiny_blip: dict[str, Path]) -> None:
+    gateway = SERVERS["gateway"][0](tiny_blip)
+    generator = SERVERS["generator"][0](tiny_blip)
     for app in (gateway, generator):
         await app.start()
         await app.wait_ready()
@@ -119,6 +142,7 @@ async def test_gateway_and_generator_contracts_are_registered() -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{generator.port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await generator_pb2_grpc.GeneratorServiceStub(channel).Generate(generator_pb2.GenerateRequest())
-        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        # The generator is implemented: an empty request is refused for its missing variant.
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     for app in (gateway, generator):
         await app.stop(grace_period_s=0)
