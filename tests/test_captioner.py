@@ -336,3 +336,46 @@ async def test_unconfigured_capability_says_which_setting_enables_it(tiny_blip: 
         info = await stub.GetModelInfo(pb.GetModelInfoRequest())
         assert pb.CAPABILITY_EMBED not in info.capabilities and pb.CAPABILITY_CAPTION in info.capabilities
     await app.stop(grace_period_s=0)
+
+
+async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(
+    captioner_app: ServingApp, captioner_stub: Stub
+) -> None:
+    images = [scene_image(seed) for seed in (21, 22, 23, 24)]
+    unary = [await caption_text(captioner_stub, image, decoding=greedy()) for image in images]
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{captioner_app.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    batches_before = _metric(body, 'imaging_batch_size_count{model="captioner"}')
+    streams = await asyncio.gather(
+        *(
+            stream_caption(captioner_stub, pb.StreamCaptionRequest(image=image, decoding=greedy()))
+            for image in images
+        )
+    )
+    assert ["".join(t.text for t in tokens) for tokens, _ in streams] == unary
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{captioner_app.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    assert _metric(body, 'imaging_batch_size_count{model="captioner"}') - batches_before < 4, (
+        "streams never batched"
+    )
+
+
+async def test_a_cancelled_stream_ends_and_the_server_keeps_serving(captioner_stub: Stub) -> None:
+    call = captioner_stub.StreamCaption(
+        pb.StreamCaptionRequest(image=scene_image(5), decoding=greedy(max_new_tokens=64, min_new_tokens=64))
+    )
+    first = await call.read()
+    assert first.HasField("token")
+    call.cancel()
+    assert call.cancelled()
+    assert await caption_text(captioner_stub, scene_image(5), decoding=greedy())
+
+
+def _metric(body: str, prefix: str) -> float:
+    return float(next(line for line in body.splitlines() if line.startswith(prefix)).split()[-1])
