@@ -26,6 +26,12 @@ class CaptionerSettings(ModelServerSettings):
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 picks a free one.")
     max_batch_size: int = Field(16, ge=1, description="Most compatible images decoded as one batch.")
     max_queue_size: int = Field(256, ge=1, description="Images that may wait; beyond, RESOURCE_EXHAUSTED.")
+    max_batch_delay_ms: float = Field(
+        0.0,
+        ge=0,
+        description="How long the oldest image waits for others. 0: none; batches still form from the "
+        "images that arrive while the model is busy, so an idle server adds no latency.",
+    )
     caption_model: str = Field(
         str(MODELS_DIR / "blip-captioner"),
         description="BlipForConditionalGeneration checkpoint (directory or hub id) for Caption, "
