@@ -46,7 +46,6 @@ class Row(Protocol):
 class _RowState:
     """Decoding state of one image of the batch."""
 
-    index: int
     generator: torch.Generator | None
     token_ids: list[int] = field(default_factory=list)
     log_probs: list[float] = field(default_factory=list)
@@ -65,16 +64,18 @@ class Detokenizer:
         self.prefix = prefix
         self.prefix_ids: list[int] = tokenizer(prefix, add_special_tokens=False).input_ids if prefix else []
         self.stop_sequences = tuple(stop_sequences)
+        self._decoded_prefix = self._decode(self.prefix_ids)
+
+    def _decode(self, token_ids: Sequence[int]) -> str:
+        return str(
+            self.tokenizer.decode(token_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        )
 
     def full_text(self, token_ids: Sequence[int]) -> str:
         """The caption for ``token_ids``: the prefix as sent, then the decoded tokens."""
-        generated = self.tokenizer.decode(
-            [*self.prefix_ids, *token_ids], skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
-        decoded_prefix = self.tokenizer.decode(
-            self.prefix_ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
-        tail = generated[len(decoded_prefix) :] if generated.startswith(decoded_prefix) else " " + generated
+        generated = self._decode([*self.prefix_ids, *token_ids])
+        prefix = self._decoded_prefix
+        tail = generated[len(prefix) :] if generated.startswith(prefix) else " " + generated
         if not self.prefix:
             return tail.strip()
         return (self.prefix + tail).rstrip() if tail.strip() else self.prefix
@@ -131,7 +132,7 @@ def decode_stepwise(
     sequences = torch.tensor([prompt] * batch, dtype=torch.long, device=device)
     sampling = options.strategy is Strategy.SAMPLING
     states = [
-        _RowState(i, torch.Generator(device="cpu").manual_seed(seeds[i]) if sampling else None)
+        _RowState(torch.Generator(device="cpu").manual_seed(seeds[i]) if sampling else None)
         for i in range(batch)
     ]
     processors = _processors(options, len(prompt), eos_id)

@@ -300,6 +300,9 @@ class MicroBatcher(Generic[T, R]):
         for waiting, result in zip(batch, results, strict=True):
             if waiting.future.done():
                 continue
+            if waiting.item._cancel.is_set():
+                waiting.future.cancel()  # its caller left: nobody will read a result or an error
+                continue
             if isinstance(result, BaseException):
                 waiting.future.set_exception(result)
             else:
