@@ -93,7 +93,12 @@ def main() -> None:
         for server in servers:
             table.add_row(server.name, server.grpc_address, f"http://{server.metrics_address}/metrics")
         console.print(table)
-        console.print(f"Call the gateway at [bold]{servers[-1].grpc_address}[/bold]. Ctrl-C stops all three.")
+        # The gateway forwards nothing yet: point clients at the model servers.
+        console.print(
+            f"Call the captioner at [bold]{servers[0].grpc_address}[/bold] and the generator at "
+            f"[bold]{servers[1].grpc_address}[/bold]; the gateway's RPCs answer UNIMPLEMENTED until "
+            "API keys and forwarding land. Ctrl-C stops all three."
+        )
         while not stopping and all(p.poll() is None for p in processes.values()):
             time.sleep(0.2)
     finally:
