@@ -1,0 +1,374 @@
+"""The FLUX engine: loads each checkpoint once and runs diffusers pipelines.
+
+Pure compute, no transport: it imports torch and diffusers, never grpc or
+the generated stubs. Every public method runs on the model's worker thread
+(``serving.worker.ModelWorker``), one at a time, which is what makes sharing
+one pipeline (and its img2img/inpaint forms) between variants safe.
+
+A batch is one pipeline call: a list of prompt embeddings and one CPU
+``torch.Generator`` per image, seeded with the image's seed, so an image's
+noise never depends on its neighbours. The engine encodes prompts itself
+(timed as ``encode``), asks the pipeline for latents (``denoise``) and decodes
+them one image at a time (``decode``), which skips cancelled images and keeps
+each image's VAE pass independent of the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from PIL import Image
+
+from generator_svc.options import BatchKey, Family, GenerationJob, GenerationResult, StepEvent
+from generator_svc.variants import HUB_PREFIX
+
+_LOGGER = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# Previews decode at most this many latent pixels a side (256 px with an 8x VAE).
+_PREVIEW_LATENT_SIDE = 32
+
+
+class Row(Protocol):
+    """One caller of a batch as the engine sees it (``serving.batcher.WorkItem``)."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def emit(self, event: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Which checkpoints to load and how.
+
+    ``checkpoints`` maps a checkpoint (directory or ``hub:owner/name``) to its
+    pipeline class name. ``dtype`` applies to the transformer and VAE; text
+    encoders stay float32 so prompt features keep their precision.
+    ``cpu_offload`` (CUDA only) moves each component to the GPU while it runs;
+    ``vae_tiling`` decodes large images tile by tile. ``cpu_threads`` > 0 sets
+    torch's intra-op thread count (process-wide) when loading.
+    """
+
+    checkpoints: dict[str, str]
+    device: str = "cpu"
+    dtype: str = "float32"
+    cpu_offload: bool = False
+    vae_tiling: bool = False
+    cpu_threads: int = 0
+
+
+@dataclass
+class _Loaded:
+    """A loaded checkpoint: its text-to-image pipeline and lazily built forms."""
+
+    pipe: Any
+    img2img: Any = None
+    inpaint: Any = None
+
+
+class FluxEngine:
+    """FLUX.1 (``FluxPipeline`` + img2img/inpaint) and FLUX.2 (``Flux2KleinPipeline``)."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.device = torch.device(config.device)
+        self.dtype = DTYPES[config.dtype]
+        self._loaded: dict[str, _Loaded] = {}
+        # Denoising steps run since start, all pipelines together (the worker thread writes it).
+        self.steps_run = 0
+
+    # -- loading --------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Loads every configured checkpoint once (worker thread; may take minutes)."""
+        import diffusers
+
+        started = time.perf_counter()
+        if self.config.cpu_threads:
+            torch.set_num_threads(self.config.cpu_threads)
+        for checkpoint, class_name in self.config.checkpoints.items():
+            source = checkpoint.removeprefix(HUB_PREFIX)
+            pipe = getattr(diffusers, class_name).from_pretrained(source, dtype=self.dtype)
+            for name in ("text_encoder", "text_encoder_2"):
+                encoder = getattr(pipe, name, None)
+                if encoder is not None:
+                    encoder.to(torch.float32)
+            if self.config.cpu_offload:
+                pipe.enable_model_cpu_offload(device=self.config.device)
+            else:
+                pipe.to(self.device)
+            if self.config.vae_tiling:
+                pipe.vae.enable_tiling()
+            pipe.set_progress_bar_config(disable=True)
+            self._loaded[checkpoint] = _Loaded(pipe)
+        _LOGGER.info(
+            "pipelines loaded",
+            extra={"checkpoints": len(self._loaded), "seconds": round(time.perf_counter() - started, 2)},
+        )
+
+    def close(self) -> None:
+        self._loaded.clear()
+
+    def pipeline(self, checkpoint: str) -> Any:
+        """The text-to-image pipeline of a loaded checkpoint."""
+        return self._loaded[checkpoint].pipe
+
+    def _flux1_form(self, checkpoint: str, inpaint: bool) -> Any:
+        """The img2img or inpaint pipeline built on the loaded components (nothing loads twice)."""
+        from diffusers import FluxImg2ImgPipeline, FluxInpaintPipeline
+
+        loaded = self._loaded[checkpoint]
+        if inpaint and loaded.inpaint is None:
+            loaded.inpaint = FluxInpaintPipeline(**_flux1_components(loaded.pipe))
+            loaded.inpaint.set_progress_bar_config(disable=True)
+        if not inpaint and loaded.img2img is None:
+            loaded.img2img = FluxImg2ImgPipeline(**_flux1_components(loaded.pipe))
+            loaded.img2img.set_progress_bar_config(disable=True)
+        return loaded.inpaint if inpaint else loaded.img2img
+
+    # -- generation -----------------------------------------------------------------
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        key: BatchKey,
+        jobs: Sequence[GenerationJob],
+        rows: Sequence[Row],
+        max_sequence_length: int,
+        text_encoder_out_layers: tuple[int, ...] = (),
+        default_negative_prompt: str = "",
+    ) -> list[GenerationResult | None]:
+        """Runs compatible jobs as one pipeline call; ``rows[i]`` streams and cancels job i.
+
+        Returns one result per job, or None for a job whose row was cancelled
+        (it stops costing compute at the next step; the whole call stops when
+        every row is cancelled). Jobs with reference images come alone.
+        """
+        started = time.monotonic()
+        if all(row.cancelled for row in rows):
+            return [None] * len(jobs)
+        image_jobs = [index for index, job in enumerate(jobs) for _ in job.seeds]
+        prompts = [jobs[index].prompt for index in image_jobs]
+        negatives = [jobs[index].negative_prompt or default_negative_prompt for index in image_jobs]
+        generators = [torch.Generator(device="cpu").manual_seed(seed) for job in jobs for seed in job.seeds]
+        first = jobs[0]
+
+        pipe = self._loaded[key.checkpoint].pipe
+        encode_started = time.perf_counter()
+        if key.family is Family.FLUX_1:
+            kwargs = self._flux1_inputs(pipe, key, prompts, negatives, max_sequence_length)
+            if first.reference_images:
+                pipe = self._flux1_form(key.checkpoint, inpaint=first.mask is not None)
+                kwargs.update(image=first.reference_images[0], strength=first.strength or 0.85)
+                if first.mask is not None:
+                    kwargs["mask_image"] = first.mask
+        else:
+            kwargs = self._flux2_inputs(
+                pipe, key, prompts, negatives, max_sequence_length, text_encoder_out_layers
+            )
+            if first.reference_images:
+                kwargs["image"] = list(first.reference_images)
+        encode_s = time.perf_counter() - encode_started
+
+        progress = _Progress(self, pipe, key, jobs, rows, started)
+        denoise_started = time.perf_counter()
+        latents = pipe(
+            height=key.height_px,
+            width=key.width_px,
+            num_inference_steps=key.steps,
+            generator=generators,
+            output_type="latent",
+            callback_on_step_end=progress,
+            **kwargs,
+        ).images
+        denoise_s = time.perf_counter() - denoise_started
+
+        decode_started = time.perf_counter()
+        images: list[Image.Image | None] = []
+        for image_index, job_index in enumerate(image_jobs):
+            if rows[job_index].cancelled:
+                images.append(None)
+                continue
+            images.append(self._decode(pipe, key, latents[image_index : image_index + 1], preview=False))
+        decode_s = time.perf_counter() - decode_started
+
+        results: list[GenerationResult | None] = []
+        for job_index, (job, row) in enumerate(zip(jobs, rows, strict=True)):
+            mine = [image for image, owner in zip(images, image_jobs, strict=True) if owner == job_index]
+            if row.cancelled or any(image is None for image in mine):
+                results.append(None)
+                continue
+            results.append(
+                GenerationResult(
+                    images=tuple(image for image in mine if image is not None),
+                    seeds=job.seeds,
+                    steps_run=progress.step,
+                    started_at=started,
+                    first_step_at=progress.first_step_at or time.monotonic(),
+                    encode_s=encode_s,
+                    denoise_s=denoise_s,
+                    decode_s=decode_s,
+                    batch_images=len(image_jobs),
+                )
+            )
+        return results
+
+    def _flux1_inputs(
+        self, pipe: Any, key: BatchKey, prompts: list[str], negatives: list[str], max_sequence_length: int
+    ) -> dict[str, Any]:
+        dtype = pipe.transformer.dtype
+        embeds, pooled, _ = pipe.encode_prompt(
+            prompt=prompts,
+            prompt_2=None,
+            device=pipe._execution_device,
+            max_sequence_length=max_sequence_length,
+        )
+        kwargs: dict[str, Any] = {
+            "prompt_embeds": embeds.to(dtype),
+            "pooled_prompt_embeds": pooled.to(dtype),
+            "guidance_scale": key.guidance_scale,
+            "true_cfg_scale": key.true_cfg_scale,
+            "max_sequence_length": max_sequence_length,
+        }
+        if key.true_cfg_scale > 1:
+            negative, negative_pooled, _ = pipe.encode_prompt(
+                prompt=negatives,
+                prompt_2=None,
+                device=pipe._execution_device,
+                max_sequence_length=max_sequence_length,
+            )
+            kwargs.update(
+                negative_prompt_embeds=negative.to(dtype),
+                negative_pooled_prompt_embeds=negative_pooled.to(dtype),
+            )
+        return kwargs
+
+    def _flux2_inputs(
+        self,
+        pipe: Any,
+        key: BatchKey,
+        prompts: list[str],
+        negatives: list[str],
+        max_sequence_length: int,
+        text_encoder_out_layers: tuple[int, ...],
+    ) -> dict[str, Any]:
+        dtype = pipe.transformer.dtype
+        layers = {"text_encoder_out_layers": text_encoder_out_layers} if text_encoder_out_layers else {}
+        embeds, _ = pipe.encode_prompt(
+            prompt=prompts, device=pipe._execution_device, max_sequence_length=max_sequence_length, **layers
+        )
+        kwargs: dict[str, Any] = {
+            "prompt_embeds": embeds.to(dtype),
+            "guidance_scale": key.guidance_scale,
+            "max_sequence_length": max_sequence_length,
+            **layers,
+        }
+        if key.guidance_scale > 1 and not pipe.config.is_distilled:
+            negative, _ = pipe.encode_prompt(
+                prompt=negatives,
+                device=pipe._execution_device,
+                max_sequence_length=max_sequence_length,
+                **layers,
+            )
+            kwargs["negative_prompt_embeds"] = negative.to(dtype)
+        return kwargs
+
+    # -- latents to pixels --------------------------------------------------------------
+
+    def _decode(self, pipe: Any, key: BatchKey, latents: torch.Tensor, preview: bool) -> Image.Image:
+        """Decodes one image's latents as the pipeline returns them (``output_type="latent"``),
+        or, with ``preview``, packed latents from inside the denoising loop at low resolution."""
+        vae = pipe.vae
+        if key.family is Family.FLUX_1:
+            if preview or latents.dim() == 3:
+                latents = pipe._unpack_latents(latents, key.height_px, key.width_px, pipe.vae_scale_factor)
+            latents = latents / vae.config.scaling_factor + vae.config.shift_factor
+        elif preview:
+            latents = _flux2_unpack(pipe, latents, key)
+        if preview:
+            factor = max(1, -(-max(latents.shape[-2:]) // _PREVIEW_LATENT_SIDE))
+            if factor > 1:
+                latents = torch.nn.functional.avg_pool2d(latents, factor)
+        latents = latents.to(device=vae.device, dtype=vae.dtype)
+        pixels = vae.decode(latents, return_dict=False)[0]
+        image: Image.Image = pipe.image_processor.postprocess(pixels, output_type="pil")[0]
+        return image
+
+    @torch.inference_mode()
+    def preview(self, pipe: Any, key: BatchKey, latents: torch.Tensor) -> Image.Image:
+        """A low-resolution picture of the first image's current latents."""
+        return self._decode(pipe, key, latents[:1], preview=True)
+
+
+def _flux1_components(pipe: Any) -> dict[str, Any]:
+    """The components FluxImg2ImgPipeline and FluxInpaintPipeline take."""
+    names = ("scheduler", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2", "transformer")
+    return {name: pipe.components[name] for name in names}
+
+
+def _flux2_unpack(pipe: Any, latents: torch.Tensor, key: BatchKey) -> torch.Tensor:
+    """Packed FLUX.2 latents (B, h*w, C), row-major as the pipeline lays them out,
+    to the VAE's (B, C/4, 2h, 2w) with the batch-norm statistics undone."""
+    multiple = pipe.vae_scale_factor * 2
+    height, width = key.height_px // multiple, key.width_px // multiple
+    batch, _, channels = latents.shape
+    latents = latents.reshape(batch, height, width, channels).permute(0, 3, 1, 2)
+    vae = pipe.vae
+    mean = vae.bn.running_mean.view(1, -1, 1, 1).to(latents.device, latents.dtype)
+    std = torch.sqrt(vae.bn.running_var.view(1, -1, 1, 1) + vae.config.batch_norm_eps).to(
+        latents.device, latents.dtype
+    )
+    return pipe._unpatchify_latents(latents * std + mean)
+
+
+class _Progress:
+    """``callback_on_step_end``: emits a StepEvent per step to every live row,
+    previews every k steps, counts steps, and interrupts the pipeline once
+    every row is cancelled (diffusers then skips the remaining steps)."""
+
+    def __init__(
+        self,
+        engine: FluxEngine,
+        pipe: Any,
+        key: BatchKey,
+        jobs: Sequence[GenerationJob],
+        rows: Sequence[Row],
+        started: float,
+    ) -> None:
+        self.engine = engine
+        self.pipe = pipe
+        self.key = key
+        self.jobs = jobs
+        self.rows = rows
+        self.started = started
+        self.step = 0
+        self.first_step_at = 0.0
+
+    def __call__(self, pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        now = time.monotonic()
+        self.step = index + 1
+        self.engine.steps_run += 1
+        if not self.first_step_at:
+            self.first_step_at = now
+        total = int(pipe.num_timesteps)
+        elapsed = now - self.started
+        remaining = elapsed / self.step * (total - self.step)
+        image_offset = 0
+        for job, row in zip(self.jobs, self.rows, strict=True):
+            if not row.cancelled:
+                preview = None
+                every = job.preview_every_steps
+                if every and self.step % every == 0 and self.step < total:
+                    latents = tensors["latents"][image_offset : image_offset + 1]
+                    preview = self.engine.preview(self.pipe, self.key, latents)
+                row.emit(StepEvent(self.step, total, elapsed, remaining, preview))
+            image_offset += len(job.seeds)
+        if all(row.cancelled for row in self.rows):
+            pipe._interrupt = True
+        return {}

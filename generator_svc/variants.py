@@ -1,0 +1,287 @@
+"""The variant registry: named FLUX variants, loaded from a YAML file.
+
+Each variant maps a request name (``flux.1-schnell``, ``flux.2-pro`` ...) to
+a family, a diffusers pipeline class, a checkpoint, its defaults, limits and
+price. Several variants may share one checkpoint; the engine loads each
+checkpoint once. A variant is served only when its checkpoint is a local
+directory that exists, or a ``hub:owner/name`` id (loaded with
+``from_pretrained``, which needs the network or a filled Hugging Face cache).
+
+File format (see ``generator_svc/variants.yaml``)::
+
+    variants:
+      flux.1-schnell:
+        family: flux.1                # or flux.2
+        pipeline: FluxPipeline        # or Flux2KleinPipeline
+        checkpoint: models/flux1-schnell   # relative: to the repository root
+        description: "..."
+        min_side_px: 64
+        ...                           # every VariantConfig field below
+        pricing: {model: flat, per_image_micros: 3000}
+
+Defaults a variant leaves unset (size, steps, guidance, true CFG, negative
+prompt, max_sequence_length) come from the checkpoint's
+``imaging_defaults.json`` when it has one, else from the family's fallbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator_svc.options import Family
+
+_LOGGER = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VARIANTS_FILE = Path(__file__).resolve().parent / "variants.yaml"
+HUB_PREFIX = "hub:"
+
+# Pipeline classes each family can be served by (the engine knows how to call these).
+PIPELINES = {Family.FLUX_1: ("FluxPipeline",), Family.FLUX_2: ("Flux2KleinPipeline",)}
+
+MEGAPIXEL = 1_000_000
+
+
+class PricingModel(Enum):
+    FLAT = "flat"
+    MEGAPIXEL = "megapixel"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """A price list in micros of the billing currency (1 USD = 1,000,000)."""
+
+    model: PricingModel
+    per_image_micros: int = 0
+    first_megapixel_micros: int = 0
+    per_extra_megapixel_micros: int = 0
+    per_input_megapixel_micros: int = 0
+
+    def image_cost_micros(self, output_megapixels: float, input_megapixels: float) -> int:
+        """The price of one image: flat, or the first output megapixel (or part of
+        it) plus further output and all input megapixels pro rata, rounded half up
+        to a whole micro."""
+        if self.model is PricingModel.FLAT:
+            return self.per_image_micros
+        extra = max(0.0, output_megapixels - 1.0)
+        amount = (
+            self.first_megapixel_micros
+            + self.per_extra_megapixel_micros * extra
+            + self.per_input_megapixel_micros * input_megapixels
+        )
+        return math.floor(amount + 0.5)
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """One served variant, defaults resolved. Sizes in pixels, areas in megapixels."""
+
+    name: str
+    family: Family
+    pipeline: str
+    checkpoint: str  # a local directory (absolute) or "hub:owner/name"
+    description: str
+    pricing: Pricing
+    min_side_px: int = 64
+    max_side_px: int = 1024
+    side_multiple_px: int = 16
+    max_megapixels: float = 1.0
+    default_width_px: int = 0
+    default_height_px: int = 0
+    default_steps: int = 0
+    max_steps: int = 50
+    supports_guidance: bool = False
+    default_guidance_scale: float = 0.0
+    supports_true_cfg: bool = False
+    default_true_cfg_scale: float = 1.0
+    default_negative_prompt: str = ""
+    max_reference_images: int = 0
+    supports_mask: bool = False
+    max_image_count: int = 4
+    max_prompt_chars: int = 2000
+    max_sequence_length: int = 512
+    text_encoder_out_layers: tuple[int, ...] = ()
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels * MEGAPIXEL)
+
+    def check(self) -> None:
+        """Raises ValueError naming the variant and the rule a resolved config breaks."""
+        rules = [
+            (self.pipeline in PIPELINES[self.family], f"pipeline must be one of {PIPELINES[self.family]}"),
+            (self.side_multiple_px >= 1, "side_multiple_px must be >= 1"),
+            (1 <= self.min_side_px <= self.max_side_px, "need 1 <= min_side_px <= max_side_px"),
+            (
+                self.min_side_px % self.side_multiple_px == 0,
+                "min_side_px must be a multiple of side_multiple_px",
+            ),
+            (self.max_megapixels > 0, "max_megapixels must be > 0"),
+            (self.max_steps >= 1, "max_steps must be >= 1"),
+            (1 <= self.default_steps <= self.max_steps, "default_steps must be in [1, max_steps]"),
+            (self.max_image_count >= 1, "max_image_count must be >= 1"),
+            (self.max_prompt_chars >= 1, "max_prompt_chars must be >= 1"),
+            (self.max_reference_images >= 0, "max_reference_images must be >= 0"),
+            (
+                not self.supports_mask or self.max_reference_images >= 1,
+                "a mask needs max_reference_images >= 1",
+            ),
+            (
+                not (self.supports_mask and self.family is Family.FLUX_2),
+                "masks are served for flux.1 only (FluxInpaintPipeline)",
+            ),
+            (1 <= self.default_true_cfg_scale <= 20, "default_true_cfg_scale must be in [1, 20]"),
+            (0 <= self.default_guidance_scale <= 20, "default_guidance_scale must be in [0, 20]"),
+        ]
+        for side in (self.default_width_px, self.default_height_px):
+            rules.append(
+                (
+                    self.min_side_px <= side <= self.max_side_px and side % self.side_multiple_px == 0,
+                    f"default size {side} px breaks the side limits or multiple",
+                )
+            )
+        rules.append(
+            (
+                self.default_width_px * self.default_height_px <= self.max_pixels,
+                "the default size exceeds max_megapixels",
+            )
+        )
+        for ok, rule in rules:
+            if not ok:
+                raise ValueError(f"variant {self.name}: {rule}")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The served variants by name, and the configured ones skipped for a missing checkpoint."""
+
+    variants: dict[str, VariantConfig]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> VariantConfig | None:
+        return self.variants.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.variants)
+
+    @property
+    def checkpoints(self) -> dict[str, str]:
+        """Checkpoint -> pipeline class, once per checkpoint."""
+        return {v.checkpoint: v.pipeline for v in self.variants.values()}
+
+
+_FAMILIES = {family.value: family for family in Family}
+_FALLBACKS: dict[str, Any] = {"width": 1024, "height": 1024, "num_inference_steps": 28}
+_FIELDS = {f for f in VariantConfig.__dataclass_fields__}
+
+
+def resolve_checkpoint(value: str, base: Path = REPO_ROOT) -> str | None:
+    """Returns the checkpoint to load (an absolute directory or ``hub:`` id), or
+    None when a local directory does not exist."""
+    if value.startswith(HUB_PREFIX):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    return str(path) if path.is_dir() else None
+
+
+def checkpoint_defaults(checkpoint: str) -> dict[str, Any]:
+    """Reads ``imaging_defaults.json`` of a local checkpoint ({} if it has none)."""
+    if checkpoint.startswith(HUB_PREFIX):
+        return {}
+    path = Path(checkpoint) / "imaging_defaults.json"
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
+
+
+def _pricing(name: str, raw: Any) -> Pricing:
+    if not isinstance(raw, dict) or "model" not in raw:
+        raise ValueError(f"variant {name}: pricing needs a model (flat or megapixel) and its prices")
+    values = dict(raw)
+    try:
+        model = PricingModel(values.pop("model"))
+        pricing = Pricing(model=model, **{k: int(v) for k, v in values.items()})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"variant {name}: bad pricing {raw}: {exc}") from None
+    prices = (
+        pricing.per_image_micros,
+        pricing.first_megapixel_micros,
+        pricing.per_extra_megapixel_micros,
+        pricing.per_input_megapixel_micros,
+    )
+    if min(prices) < 0:
+        raise ValueError(f"variant {name}: prices must be >= 0 micros")
+    return pricing
+
+
+def _variant(name: str, raw: dict[str, Any], checkpoint: str) -> VariantConfig:
+    unknown = set(raw) - (_FIELDS - {"name"})
+    if unknown:
+        raise ValueError(f"variant {name}: unknown keys {sorted(unknown)}")
+    family_name = raw.get("family")
+    if family_name not in _FAMILIES:
+        raise ValueError(f"variant {name}: family must be one of {sorted(_FAMILIES)}, got {family_name!r}")
+    family = _FAMILIES[family_name]
+    defaults = checkpoint_defaults(checkpoint)
+    values = {k: v for k, v in raw.items() if k not in ("family", "pricing", "checkpoint")}
+    if "text_encoder_out_layers" in values:
+        values["text_encoder_out_layers"] = tuple(values["text_encoder_out_layers"])
+    inherited = {
+        "default_width_px": defaults.get("width", _FALLBACKS["width"]),
+        "default_height_px": defaults.get("height", _FALLBACKS["height"]),
+        "default_steps": defaults.get("num_inference_steps", _FALLBACKS["num_inference_steps"]),
+        "default_guidance_scale": defaults.get("guidance_scale", 3.5 if family is Family.FLUX_1 else 4.0),
+        "default_true_cfg_scale": defaults.get("true_cfg_scale", 1.0),
+        "default_negative_prompt": defaults.get("negative_prompt", ""),
+        "max_sequence_length": defaults.get("max_sequence_length", 512),
+        "text_encoder_out_layers": tuple(defaults.get("text_encoder_out_layers", ())),
+    }
+    for key, value in inherited.items():
+        values.setdefault(key, value)
+    config = VariantConfig(
+        name=name,
+        family=family,
+        checkpoint=checkpoint,
+        pricing=_pricing(name, raw.get("pricing")),
+        **values,
+    )
+    if not config.supports_true_cfg:
+        config = replace(config, default_true_cfg_scale=1.0)
+    config.check()
+    return config
+
+
+def load_registry(path: str | Path, base: Path = REPO_ROOT) -> Registry:
+    """Loads the variants of a YAML file; raises ValueError on a malformed entry.
+
+    Relative checkpoint paths are resolved against ``base`` (the repository
+    root); variants whose checkpoint directory is missing are skipped and
+    listed in ``Registry.skipped``.
+    """
+    document = yaml.safe_load(Path(path).read_text()) or {}
+    entries = document.get("variants")
+    if not isinstance(entries, dict):
+        raise ValueError(f"{path}: expected a top-level 'variants' mapping of name -> settings")
+    variants: dict[str, VariantConfig] = {}
+    skipped: dict[str, str] = {}
+    for name, raw in entries.items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("checkpoint"), str):
+            raise ValueError(f"variant {name}: needs a 'checkpoint' (directory or hub:owner/name)")
+        checkpoint = resolve_checkpoint(raw["checkpoint"], base)
+        if checkpoint is None:
+            skipped[str(name)] = raw["checkpoint"]
+            _LOGGER.info(
+                "variant not served: no checkpoint", extra={"variant": name, "path": raw["checkpoint"]}
+            )
+            continue
+        variants[str(name)] = _variant(str(name), raw, checkpoint)
+    return Registry(variants=variants, skipped=skipped)

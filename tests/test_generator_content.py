@@ -1,0 +1,90 @@
+"""What the shipped toy-world checkpoints draw, through the server's default
+variants file: the prompt's colour (and, for FLUX.1, its side) must show."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+
+from generator_svc.server import build_app
+from generator_svc.settings import GeneratorSettings
+from generator_svc.variants import REPO_ROOT
+from imaging.generator.v1 import generator_pb2 as pb
+from imaging.generator.v1 import generator_pb2_grpc
+from serving.server import ServingApp
+from toyworld.flux1_common import read_colour_and_side
+from toyworld.flux2_common import dominant_colour
+
+SHIPPED = REPO_ROOT / "models" / "flux1-schnell"
+SHIPPED_KLEIN = REPO_ROOT / "models" / "flux2-klein"
+SEEDS = 8
+
+pytestmark = pytest.mark.slow
+needs_schnell = pytest.mark.skipif(
+    not (SHIPPED / "model_index.json").is_file(), reason="no models/flux1-schnell"
+)
+needs_klein = pytest.mark.skipif(
+    not (SHIPPED_KLEIN / "model_index.json").is_file(), reason="no models/flux2-klein"
+)
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[generator_pb2_grpc.GeneratorServiceStub]:
+    app: ServingApp = build_app(GeneratorSettings(port=0, metrics_port=0, cpu_threads=1))
+    await app.start()
+    await app.wait_ready()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        yield generator_pb2_grpc.GeneratorServiceStub(channel)
+    await app.stop(grace_period_s=1)
+
+
+async def _readings(
+    stub: generator_pb2_grpc.GeneratorServiceStub, prompt: str
+) -> tuple[Counter[str | None], Counter[str | None]]:
+    colours: Counter[str | None] = Counter()
+    sides: Counter[str | None] = Counter()
+    for first_seed in range(0, SEEDS, 4):
+        spec = pb.GenerationSpec(prompt=prompt, variant="flux.1-schnell", seed=first_seed, image_count=4)
+        response = await stub.Generate(pb.GenerateRequest(spec=spec))
+        for image in response.images:
+            pixels = np.asarray(Image.open(io.BytesIO(image.image.data)).convert("RGB"))
+            colour, side = read_colour_and_side(pixels)
+            colours[colour] += 1
+            sides[side] += 1
+    return colours, sides
+
+
+@needs_schnell
+async def test_a_big_red_circle_on_the_left_is_red_and_on_the_left(
+    stub: generator_pb2_grpc.GeneratorServiceStub,
+) -> None:
+    colours, sides = await _readings(stub, "a big red circle on the left")
+    assert colours.most_common(1)[0][0] == "red", f"colours read over {SEEDS} seeds: {dict(colours)}"
+    assert sides.most_common(1)[0][0] == "left", f"sides read over {SEEDS} seeds: {dict(sides)}"
+
+
+@needs_schnell
+async def test_the_prompt_decides_the_colour(stub: generator_pb2_grpc.GeneratorServiceStub) -> None:
+    red, _ = await _readings(stub, "a big red circle on the left")
+    blue, _ = await _readings(stub, "a big blue square on the right")
+    readings = f"red prompt: {dict(red)}; blue prompt: {dict(blue)}"
+    assert blue.most_common(1)[0][0] == "blue", readings
+    assert red.most_common(1)[0][0] != "blue" and red["blue"] < blue["blue"], readings
+
+
+@needs_klein
+async def test_flux2_klein_draws_the_prompted_colour(stub: generator_pb2_grpc.GeneratorServiceStub) -> None:
+    colours: Counter[str | None] = Counter()
+    for seed in range(0, SEEDS, 4):
+        spec = pb.GenerationSpec(
+            prompt="a big red circle on the left", variant="flux.2-klein-4b", seed=seed, image_count=4
+        )
+        response = await stub.Generate(pb.GenerateRequest(spec=spec))
+        colours.update(dominant_colour(Image.open(io.BytesIO(i.image.data))) for i in response.images)
+    assert colours.most_common(1)[0][0] == "red", f"colours read over {SEEDS} seeds: {dict(colours)}"
