@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         bar = "-" if row.bar is None else f"{row.bar:.0%}"
         verdict = "-" if row.passed is None else ("yes" if row.passed else "NO")
         table.add_row(row.model, row.metric, f"{row.value:.1%}", bar, verdict)
-    Console().print(table)
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":
