@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,18 @@ from imaging.captioner.v1 import captioner_pb2_grpc
 from serving.server import ServingApp
 from serving.settings import ModelServerSettings
 from tests.fakes import ByteCountModel, build_fake_app
+
+
+@contextlib.asynccontextmanager
+async def running(app: ServingApp, grace_period_s: float = 1) -> AsyncIterator[ServingApp]:
+    """Starts ``app`` on its free port, waits until it loaded, and always drains it,
+    also when the test body fails (a leaked server outlives its event loop)."""
+    await app.start()
+    try:
+        await app.wait_ready()
+        yield app
+    finally:
+        await app.stop(grace_period_s=grace_period_s)
 
 
 async def health_status(channel: grpc.aio.Channel, service: str = "") -> int:
@@ -52,12 +65,9 @@ def fake_settings() -> ModelServerSettings:
 async def fake_app(
     fake_settings: ModelServerSettings, byte_model: ByteCountModel
 ) -> AsyncIterator[ServingApp]:
-    app = build_fake_app(fake_settings, byte_model)
-    await app.start()
-    await app.wait_ready()
-    yield app
-    byte_model.gate.set()
-    await app.stop(grace_period_s=1)
+    async with running(build_fake_app(fake_settings, byte_model)) as app:
+        yield app
+        byte_model.gate.set()
 
 
 @pytest.fixture
@@ -91,11 +101,8 @@ def tiny_captioner_settings(paths: dict[str, Path], **overrides: object) -> Capt
 
 @pytest.fixture
 async def captioner_app(tiny_blip: dict[str, Path]) -> AsyncIterator[ServingApp]:
-    app = build_captioner(tiny_captioner_settings(tiny_blip))
-    await app.start()
-    await app.wait_ready()
-    yield app
-    await app.stop(grace_period_s=1)
+    async with running(build_captioner(tiny_captioner_settings(tiny_blip))) as app:
+        yield app
 
 
 @pytest.fixture

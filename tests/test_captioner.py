@@ -20,7 +20,7 @@ from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from serving.server import ServingApp
-from tests.conftest import png_bytes, tiny_captioner_settings
+from tests.conftest import png_bytes, running, tiny_captioner_settings
 from toyworld.world import render, sample_scene
 
 Stub = captioner_pb2_grpc.CaptionerServiceStub
@@ -324,10 +324,11 @@ async def test_expired_deadline_and_the_server_keeps_serving(captioner_stub: Stu
 
 
 async def test_unconfigured_capability_says_which_setting_enables_it(tiny_blip: dict[str, Path]) -> None:
-    app = build_app(tiny_captioner_settings(tiny_blip, retrieval_model=""))
-    await app.start()
-    await app.wait_ready()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+    settings = tiny_captioner_settings(tiny_blip, retrieval_model="")
+    async with (
+        running(build_app(settings), grace_period_s=0) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
         stub = Stub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.EmbedTexts(pb.EmbedTextsRequest(texts=["a red circle"]))
@@ -335,7 +336,6 @@ async def test_unconfigured_capability_says_which_setting_enables_it(tiny_blip: 
         assert "CAPTIONER_RETRIEVAL_MODEL" in (caught.value.details() or "")
         info = await stub.GetModelInfo(pb.GetModelInfoRequest())
         assert pb.CAPABILITY_EMBED not in info.capabilities and pb.CAPABILITY_CAPTION in info.capabilities
-    await app.stop(grace_period_s=0)
 
 
 async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(

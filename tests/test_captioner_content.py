@@ -14,7 +14,7 @@ from captioner_svc.settings import MODELS_DIR, CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, running
 from toyworld.world import Scene, Shape, caption_en, caption_fr, render, sample_scene, split_seeds
 
 pytestmark = pytest.mark.slow
@@ -24,12 +24,11 @@ Stub = captioner_pb2_grpc.CaptionerServiceStub
 
 @pytest.fixture
 async def shipped() -> AsyncIterator[Stub]:
-    app = build_app(CaptionerSettings(port=0, metrics_port=0))
-    await app.start()
-    await app.wait_ready()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+    async with (
+        running(build_app(CaptionerSettings(port=0, metrics_port=0)), grace_period_s=0) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
         yield Stub(channel)
-    await app.stop(grace_period_s=0)
 
 
 def image_of(scene: Scene) -> common_pb2.Image:

@@ -26,7 +26,7 @@ from imaging.common.v1 import common_pb2
 from imaging.generator.v1 import generator_pb2 as pb
 from imaging.generator.v1 import generator_pb2_grpc
 from serving.server import ServingApp
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, running
 
 SCHNELL = "flux.1-schnell"
 KLEIN = "flux.2-klein-4b"
@@ -112,11 +112,8 @@ async def generator_app(variants_file: Path) -> AsyncIterator[ServingApp]:
         max_batch_size=4,
         cpu_threads=1,
     )
-    app = build_app(settings)
-    await app.start()
-    await app.wait_ready()
-    yield app
-    await app.stop(grace_period_s=1)
+    async with running(build_app(settings)) as app:
+        yield app
 
 
 @pytest.fixture

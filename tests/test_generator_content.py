@@ -17,7 +17,7 @@ from generator_svc.settings import GeneratorSettings
 from generator_svc.variants import REPO_ROOT
 from imaging.generator.v1 import generator_pb2 as pb
 from imaging.generator.v1 import generator_pb2_grpc
-from serving.server import ServingApp
+from tests.conftest import running
 from toyworld.flux1_common import read_colour_and_side
 from toyworld.flux2_common import dominant_colour
 
@@ -36,12 +36,11 @@ needs_klein = pytest.mark.skipif(
 
 @pytest.fixture
 async def stub() -> AsyncIterator[generator_pb2_grpc.GeneratorServiceStub]:
-    app: ServingApp = build_app(GeneratorSettings(port=0, metrics_port=0, cpu_threads=1))
-    await app.start()
-    await app.wait_ready()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+    async with (
+        running(build_app(GeneratorSettings(port=0, metrics_port=0, cpu_threads=1))) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
         yield generator_pb2_grpc.GeneratorServiceStub(channel)
-    await app.stop(grace_period_s=1)
 
 
 async def _readings(
