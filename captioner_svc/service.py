@@ -22,9 +22,9 @@ from captioner_svc.metrics import CaptionerMetrics
 from captioner_svc.options import AttentionResult, CaptionJob, CaptionResult, DecodeOptions
 from captioner_svc.settings import CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
-from serving.batcher import MicroBatcher, WorkItem
+from serving.batcher import WorkItem
+from serving.runtime import ModelRuntime
 from serving.server import ServingApp
-from serving.worker import ModelWorker
 
 SERVICE_NAME = captioner_pb2.DESCRIPTOR.services_by_name["CaptionerService"].full_name
 
@@ -44,7 +44,7 @@ class AttentionJob:
     per_head: bool
 
 
-class CaptionerRuntime:
+class CaptionerRuntime(ModelRuntime):
     """Owns the engine, its worker thread and its batcher; served by ``CaptionerServicer``."""
 
     service_names: tuple[str, ...] = (SERVICE_NAME,)
@@ -61,24 +61,12 @@ class CaptionerRuntime:
             )
         )
         self.metrics = CaptionerMetrics(app.registry)
-        self.worker = ModelWorker("captioner")
-        self.batcher: MicroBatcher[Any, Any] = MicroBatcher(
-            "captioner", self._process, self.worker, settings.batcher(), app.batch_metrics
-        )
+        super().__init__("captioner", self.engine, app, settings)
 
     def register(self, server: grpc.aio.Server) -> None:
         from captioner_svc.servicer import CaptionerServicer
 
         captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(CaptionerServicer(self), server)
-
-    async def load(self) -> None:
-        await self.worker.run(self.engine.load)
-        self.batcher.start()
-
-    async def close(self) -> None:
-        await self.batcher.close()
-        self.worker.close()
-        self.engine.close()
 
     # -- on the worker thread -------------------------------------------------------
 

@@ -22,14 +22,14 @@ from generator_svc.settings import GeneratorSettings
 from generator_svc.variants import Registry, load_registry
 from imaging.generator.v1 import generator_pb2, generator_pb2_grpc
 from serving import errors
-from serving.batcher import MicroBatcher, WorkItem
+from serving.batcher import WorkItem
+from serving.runtime import ModelRuntime
 from serving.server import ServingApp
-from serving.worker import ModelWorker
 
 SERVICE_NAME = generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name
 
 
-class GeneratorRuntime:
+class GeneratorRuntime(ModelRuntime):
     """Owns the registry, the engine, its worker thread and its batcher; served by
     ``GeneratorServicer``."""
 
@@ -49,10 +49,7 @@ class GeneratorRuntime:
             )
         )
         self.metrics = GeneratorMetrics(app.registry)
-        self.worker = ModelWorker("generator")
-        self.batcher: MicroBatcher[GenerationJob, Any] = MicroBatcher(
-            "generator", self._process, self.worker, settings.batcher(), app.batch_metrics
-        )
+        super().__init__("generator", self.engine, app, settings)
         self._solo = 0
 
     def next_solo(self) -> int:
@@ -64,15 +61,6 @@ class GeneratorRuntime:
         from generator_svc.servicer import GeneratorServicer
 
         generator_pb2_grpc.add_GeneratorServiceServicer_to_server(GeneratorServicer(self), server)
-
-    async def load(self) -> None:
-        await self.worker.run(self.engine.load)
-        self.batcher.start()
-
-    async def close(self) -> None:
-        await self.batcher.close()
-        self.worker.close()
-        self.engine.close()
 
     # -- on the worker thread -------------------------------------------------------
 

@@ -1,0 +1,57 @@
+"""The lifecycle every model server shares: an engine loaded on its own worker
+thread, behind one bounded micro-batcher.
+
+A server subclasses ``ModelRuntime`` with its batch function (``_process``,
+run on the worker thread) and its ``register``; loading, starting the batcher
+and releasing everything in order happen here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any, Protocol
+
+import grpc
+
+from serving.batcher import MicroBatcher, WorkItem
+from serving.server import ServingApp
+from serving.settings import ModelServerSettings
+from serving.worker import ModelWorker
+
+
+class Engine(Protocol):
+    """Pure compute: ``load`` and ``close`` run once, ``load`` on the worker thread."""
+
+    def load(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ModelRuntime:
+    """An ``Engine`` on a ``ModelWorker`` behind a ``MicroBatcher`` named ``name``;
+    a ``ServedService`` for ``ServingApp``."""
+
+    service_names: tuple[str, ...] = ()
+
+    def __init__(self, name: str, engine: Engine, app: ServingApp, settings: ModelServerSettings) -> None:
+        self._engine = engine
+        self.worker = ModelWorker(name)
+        self.batcher: MicroBatcher[Any, Any] = MicroBatcher(
+            name, self._process, self.worker, settings.batcher(), app.batch_metrics
+        )
+
+    def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
+        """Computes one batch on the worker thread: one result (or exception) per item."""
+        raise NotImplementedError
+
+    def register(self, server: grpc.aio.Server) -> None:
+        raise NotImplementedError
+
+    async def load(self) -> None:
+        await self.worker.run(self._engine.load)
+        self.batcher.start()
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        self.worker.close()
+        self._engine.close()
