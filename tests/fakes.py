@@ -18,9 +18,9 @@ from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from serving import errors
 from serving.batcher import MicroBatcher, WorkItem
+from serving.runtime import ModelRuntime
 from serving.server import ServingApp
 from serving.settings import ModelServerSettings
-from serving.worker import ModelWorker
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CaptionerService"].full_name
 
@@ -35,6 +35,12 @@ class ByteCountModel:
         self.started = threading.Event()
         self.seen: list[bytes] = []
         self.batch_sizes: list[int] = []
+
+    def load(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
     def process(self, key: Hashable, items: Sequence[WorkItem[bytes]]) -> list[str]:
         self.started.set()
@@ -63,36 +69,25 @@ class FakeCaptionerServicer(captioner_pb2_grpc.CaptionerServiceServicer):
         return pb.CaptionResponse(captions=[pb.Caption(text=t) for t in texts])
 
 
-class FakeCaptioner:
-    """A ``ServedService`` wrapping ``ByteCountModel``."""
+class FakeCaptioner(ModelRuntime):
+    """A ``ServedService`` wrapping ``ByteCountModel`` in the real model runtime."""
 
     service_names: tuple[str, ...] = (SERVICE_NAME,)
 
-    def __init__(
-        self, app: ServingApp, settings: ModelServerSettings, model: ByteCountModel, load_s: float = 0.0
-    ) -> None:
+    def __init__(self, app: ServingApp, settings: ModelServerSettings, model: ByteCountModel) -> None:
         self.model = model
-        self.load_s = load_s
-        self.worker = ModelWorker("fake")
-        self.batcher: MicroBatcher[bytes, str] = MicroBatcher(
-            "fake", model.process, self.worker, settings.batcher(), app.batch_metrics
-        )
+        super().__init__("fake", model, app, settings)
+
+    def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
+        return self.model.process(key, items)
 
     def register(self, server: grpc.aio.Server) -> None:
         # Only Caption is faked; the other methods stay abstract (UNIMPLEMENTED).
         servicer = FakeCaptionerServicer(self.batcher)  # type: ignore[abstract]
         captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(servicer, server)
 
-    async def load(self) -> None:
-        await self.worker.run(time.sleep, self.load_s)
-        self.batcher.start()
 
-    async def close(self) -> None:
-        await self.batcher.close()
-        self.worker.close()
-
-
-def build_fake_app(settings: ModelServerSettings, model: ByteCountModel, load_s: float = 0.0) -> ServingApp:
+def build_fake_app(settings: ModelServerSettings, model: ByteCountModel) -> ServingApp:
     app = ServingApp("fake", settings)
-    app.add(FakeCaptioner(app, settings, model, load_s))
+    app.add(FakeCaptioner(app, settings, model))
     return app
