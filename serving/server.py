@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -45,6 +45,15 @@ class ServedService(Protocol):
 
     async def close(self) -> None:
         """Releases what ``load`` acquired; called after in-flight calls ended."""
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A service whose health after ``load()`` is not simply SERVING (the
+    gateway's follows its backends and store); keys are service names, and
+    "" for the whole server. Names left out are SERVING."""
+
+    def health_after_load(self) -> dict[str, bool]: ...
 
 
 def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -124,11 +133,14 @@ class ServingApp:
         self._load_task = asyncio.get_running_loop().create_task(self._load())
 
     async def _load(self) -> None:
+        overall = True
         for service in self._services:
             await service.load()
+            statuses = service.health_after_load() if isinstance(service, ReportsHealth) else {}
             for name in service.service_names:
-                await self.health.set(name, SERVING)
-        await self.health.set("", SERVING)
+                await self.health.set(name, SERVING if statuses.get(name, True) else NOT_SERVING)
+            overall = overall and statuses.get("", True)
+        await self.health.set("", SERVING if overall else NOT_SERVING)
         self._ready.set()
         _LOGGER.info("serving", extra={"server": self.name, "services": self.service_names})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
@@ -19,6 +19,7 @@ from imaging.captioner.v1 import captioner_pb2_grpc
 from serving.server import ServingApp
 from serving.settings import ModelServerSettings
 from tests.fakes import ByteCountModel, build_fake_app
+from tests.gateway_support import Process, spawn
 
 
 @contextlib.asynccontextmanager
@@ -115,3 +116,18 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, Process]]:
+    """The shipped captioner and generator as their own processes, shared by the gateway tests."""
+    logs = tmp_path_factory.mktemp("backend-logs")
+    captioner = spawn("captioner_svc", "CAPTIONER", logs)
+    try:
+        generator = spawn("generator_svc", "GENERATOR", logs)
+    except BaseException:
+        captioner.stop()
+        raise
+    yield captioner, generator
+    for process in (captioner, generator):
+        process.stop()

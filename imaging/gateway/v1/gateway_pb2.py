@@ -22,55 +22,68 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from imaging.common.v1 import common_pb2 as imaging_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imaging/gateway/v1/gateway.proto\x12\x12imaging.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eimaging/common/v1/common.proto\"~\n\x05Quota\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\x1b\n\x13requests_per_minute\x18\x02 \x01(\x05\x12\x18\n\x10images_per_month\x18\x03 \x01(\x03\x12\x30\n\x0fspend_per_month\x18\x04 \x01(\x0b\x32\x17.imaging.common.v1.Cost\"\x81\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x05state\x18\x03 \x01(\x0e\x32\x1f.imaging.gateway.v1.ApiKeyState\x12(\n\x05quota\x18\x04 \x01(\x0b\x32\x19.imaging.gateway.v1.Quota\x12\x15\n\rsecret_prefix\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\x0bUsageRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\'\n\x05usage\x18\x05 \x01(\x0b\x32\x18.imaging.common.v1.Usage\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x11\n\x0fGetUsageRequest\"\x88\x02\n\x10GetUsageResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x35\n\x11period_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0cperiod_usage\x18\x03 \x01(\x0b\x32\x18.imaging.common.v1.Usage\x12\x1d\n\x10remaining_images\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x30\n\x0fremaining_spend\x18\x05 \x01(\x0b\x32\x17.imaging.common.v1.CostB\x13\n\x11_remaining_images\"U\n\x13\x43reateApiKeyRequest\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12(\n\x05quota\x18\x02 \x01(\x0b\x32\x19.imaging.gateway.v1.Quota\"O\n\x14\x43reateApiKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"Q\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0cshow_revoked\x18\x03 \x01(\x08\"X\n\x13ListApiKeysResponse\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"?\n\x14RevokeApiKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\"%\n\x13RotateApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"O\n\x14RotateApiKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"K\n\x0fSetQuotaRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12(\n\x05quota\x18\x02 \x01(\x0b\x32\x19.imaging.gateway.v1.Quota\";\n\x10SetQuotaResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\"\x82\x01\n\x12\x45xportUsageRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"F\n\x13\x45xportUsageResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.imaging.gateway.v1.UsageRecord*a\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x02\x32\x65\n\x0cUsageService\x12U\n\x08GetUsage\x12#.imaging.gateway.v1.GetUsageRequest\x1a$.imaging.gateway.v1.GetUsageResponse2\xd0\x04\n\x0c\x41\x64minService\x12\x61\n\x0c\x43reateApiKey\x12\'.imaging.gateway.v1.CreateApiKeyRequest\x1a(.imaging.gateway.v1.CreateApiKeyResponse\x12^\n\x0bListApiKeys\x12&.imaging.gateway.v1.ListApiKeysRequest\x1a\'.imaging.gateway.v1.ListApiKeysResponse\x12\x61\n\x0cRevokeApiKey\x12\'.imaging.gateway.v1.RevokeApiKeyRequest\x1a(.imaging.gateway.v1.RevokeApiKeyResponse\x12\x61\n\x0cRotateApiKey\x12\'.imaging.gateway.v1.RotateApiKeyRequest\x1a(.imaging.gateway.v1.RotateApiKeyResponse\x12U\n\x08SetQuota\x12#.imaging.gateway.v1.SetQuotaRequest\x1a$.imaging.gateway.v1.SetQuotaResponse\x12`\n\x0b\x45xportUsage\x12&.imaging.gateway.v1.ExportUsageRequest\x1a\'.imaging.gateway.v1.ExportUsageResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imaging/gateway/v1/gateway.proto\x12\x12imaging.gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eimaging/common/v1/common.proto\"\x98\x01\n\x05Quota\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\x1b\n\x13requests_per_minute\x18\x02 \x01(\x05\x12\x18\n\x10images_per_month\x18\x03 \x01(\x03\x12\x30\n\x0fspend_per_month\x18\x04 \x01(\x0b\x32\x17.imaging.common.v1.Cost\x12\x18\n\x10\x61llowed_variants\x18\x05 \x03(\t\"\xc2\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x05state\x18\x03 \x01(\x0e\x32\x1f.imaging.gateway.v1.ApiKeyState\x12(\n\x05quota\x18\x04 \x01(\x0b\x32\x19.imaging.gateway.v1.Quota\x12\x15\n\rsecret_prefix\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06scopes\x18\x08 \x03(\t\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd2\x01\n\x0bUsageRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\'\n\x05usage\x18\x05 \x01(\x0b\x32\x18.imaging.common.v1.Usage\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bimage_index\x18\x08 \x01(\x05\"X\n\x0eUsageBreakdown\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\'\n\x05usage\x18\x03 \x01(\x0b\x32\x18.imaging.common.v1.Usage\"\x11\n\x0fGetUsageRequest\"\xbf\x02\n\x10GetUsageResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x35\n\x11period_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0cperiod_usage\x18\x03 \x01(\x0b\x32\x18.imaging.common.v1.Usage\x12\x1d\n\x10remaining_images\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x30\n\x0fremaining_spend\x18\x05 \x01(\x0b\x32\x17.imaging.common.v1.Cost\x12\x35\n\tbreakdown\x18\x06 \x03(\x0b\x32\".imaging.gateway.v1.UsageBreakdownB\x13\n\x11_remaining_images\"\x96\x01\n\x13\x43reateApiKeyRequest\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12(\n\x05quota\x18\x02 \x01(\x0b\x32\x19.imaging.gateway.v1.Quota\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x14\x43reateApiKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"Q\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0cshow_revoked\x18\x03 \x01(\x08\"X\n\x13ListApiKeysResponse\x12(\n\x04keys\x18\x01 \x03(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"?\n\x14RevokeApiKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\"V\n\x13RotateApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12/\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8b\x01\n\x14RotateApiKeyResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12:\n\x16old_secret_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"K\n\x0fSetQuotaRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12(\n\x05quota\x18\x02 \x01(\x0b\x32\x19.imaging.gateway.v1.Quota\";\n\x10SetQuotaResponse\x12\'\n\x03key\x18\x01 \x01(\x0b\x32\x1a.imaging.gateway.v1.ApiKey\"\x82\x01\n\x12\x45xportUsageRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"F\n\x13\x45xportUsageResponse\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1f.imaging.gateway.v1.UsageRecord\"\xec\x01\n\nAuditEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06key_id\x18\x05 \x01(\t\x12<\n\x07\x64\x65tails\x18\x06 \x03(\x0b\x32+.imaging.gateway.v1.AuditEvent.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"b\n\x17ListAuditEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.imaging.gateway.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*|\n\x0b\x41piKeyState\x12\x1d\n\x19\x41PI_KEY_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41PI_KEY_STATE_ACTIVE\x10\x01\x12\x19\n\x15\x41PI_KEY_STATE_REVOKED\x10\x02\x12\x19\n\x15\x41PI_KEY_STATE_EXPIRED\x10\x03\x32\x65\n\x0cUsageService\x12U\n\x08GetUsage\x12#.imaging.gateway.v1.GetUsageRequest\x1a$.imaging.gateway.v1.GetUsageResponse2\xbc\x05\n\x0c\x41\x64minService\x12\x61\n\x0c\x43reateApiKey\x12\'.imaging.gateway.v1.CreateApiKeyRequest\x1a(.imaging.gateway.v1.CreateApiKeyResponse\x12^\n\x0bListApiKeys\x12&.imaging.gateway.v1.ListApiKeysRequest\x1a\'.imaging.gateway.v1.ListApiKeysResponse\x12\x61\n\x0cRevokeApiKey\x12\'.imaging.gateway.v1.RevokeApiKeyRequest\x1a(.imaging.gateway.v1.RevokeApiKeyResponse\x12\x61\n\x0cRotateApiKey\x12\'.imaging.gateway.v1.RotateApiKeyRequest\x1a(.imaging.gateway.v1.RotateApiKeyResponse\x12U\n\x08SetQuota\x12#.imaging.gateway.v1.SetQuotaRequest\x1a$.imaging.gateway.v1.SetQuotaResponse\x12`\n\x0b\x45xportUsage\x12&.imaging.gateway.v1.ExportUsageRequest\x1a\'.imaging.gateway.v1.ExportUsageResponse0\x01\x12j\n\x0fListAuditEvents\x12*.imaging.gateway.v1.ListAuditEventsRequest\x1a+.imaging.gateway.v1.ListAuditEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imaging.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_APIKEYSTATE']._serialized_start=1895
-  _globals['_APIKEYSTATE']._serialized_end=1992
-  _globals['_QUOTA']._serialized_start=121
-  _globals['_QUOTA']._serialized_end=247
-  _globals['_APIKEY']._serialized_start=250
-  _globals['_APIKEY']._serialized_end=507
-  _globals['_USAGERECORD']._serialized_start=510
-  _globals['_USAGERECORD']._serialized_end=699
-  _globals['_GETUSAGEREQUEST']._serialized_start=701
-  _globals['_GETUSAGEREQUEST']._serialized_end=718
-  _globals['_GETUSAGERESPONSE']._serialized_start=721
-  _globals['_GETUSAGERESPONSE']._serialized_end=985
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=987
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1072
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1074
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1153
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1155
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1236
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1238
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1326
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1328
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1365
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1367
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1430
-  _globals['_ROTATEAPIKEYREQUEST']._serialized_start=1432
-  _globals['_ROTATEAPIKEYREQUEST']._serialized_end=1469
-  _globals['_ROTATEAPIKEYRESPONSE']._serialized_start=1471
-  _globals['_ROTATEAPIKEYRESPONSE']._serialized_end=1550
-  _globals['_SETQUOTAREQUEST']._serialized_start=1552
-  _globals['_SETQUOTAREQUEST']._serialized_end=1627
-  _globals['_SETQUOTARESPONSE']._serialized_start=1629
-  _globals['_SETQUOTARESPONSE']._serialized_end=1688
-  _globals['_EXPORTUSAGEREQUEST']._serialized_start=1691
-  _globals['_EXPORTUSAGEREQUEST']._serialized_end=1821
-  _globals['_EXPORTUSAGERESPONSE']._serialized_start=1823
-  _globals['_EXPORTUSAGERESPONSE']._serialized_end=1893
-  _globals['_USAGESERVICE']._serialized_start=1994
-  _globals['_USAGESERVICE']._serialized_end=2095
-  _globals['_ADMINSERVICE']._serialized_start=2098
-  _globals['_ADMINSERVICE']._serialized_end=2690
+  _globals['_AUDITEVENT_DETAILSENTRY']._loaded_options = None
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_options = b'8\001'
+  _globals['_APIKEYSTATE']._serialized_start=2781
+  _globals['_APIKEYSTATE']._serialized_end=2905
+  _globals['_QUOTA']._serialized_start=154
+  _globals['_QUOTA']._serialized_end=306
+  _globals['_APIKEY']._serialized_start=309
+  _globals['_APIKEY']._serialized_end=631
+  _globals['_USAGERECORD']._serialized_start=634
+  _globals['_USAGERECORD']._serialized_end=844
+  _globals['_USAGEBREAKDOWN']._serialized_start=846
+  _globals['_USAGEBREAKDOWN']._serialized_end=934
+  _globals['_GETUSAGEREQUEST']._serialized_start=936
+  _globals['_GETUSAGEREQUEST']._serialized_end=953
+  _globals['_GETUSAGERESPONSE']._serialized_start=956
+  _globals['_GETUSAGERESPONSE']._serialized_end=1275
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1278
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1428
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1430
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1509
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1511
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1592
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1594
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1682
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1684
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1721
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1723
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1786
+  _globals['_ROTATEAPIKEYREQUEST']._serialized_start=1788
+  _globals['_ROTATEAPIKEYREQUEST']._serialized_end=1874
+  _globals['_ROTATEAPIKEYRESPONSE']._serialized_start=1877
+  _globals['_ROTATEAPIKEYRESPONSE']._serialized_end=2016
+  _globals['_SETQUOTAREQUEST']._serialized_start=2018
+  _globals['_SETQUOTAREQUEST']._serialized_end=2093
+  _globals['_SETQUOTARESPONSE']._serialized_start=2095
+  _globals['_SETQUOTARESPONSE']._serialized_end=2154
+  _globals['_EXPORTUSAGEREQUEST']._serialized_start=2157
+  _globals['_EXPORTUSAGEREQUEST']._serialized_end=2287
+  _globals['_EXPORTUSAGERESPONSE']._serialized_start=2289
+  _globals['_EXPORTUSAGERESPONSE']._serialized_end=2359
+  _globals['_AUDITEVENT']._serialized_start=2362
+  _globals['_AUDITEVENT']._serialized_end=2598
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_start=2552
+  _globals['_AUDITEVENT_DETAILSENTRY']._serialized_end=2598
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=2600
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=2679
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=2681
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=2779
+  _globals['_USAGESERVICE']._serialized_start=2907
+  _globals['_USAGESERVICE']._serialized_end=3008
+  _globals['_ADMINSERVICE']._serialized_start=3011
+  _globals['_ADMINSERVICE']._serialized_end=3711
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -33,6 +34,8 @@ class _ApiKeyStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApiKeySta
     """The key authenticates calls."""
     API_KEY_STATE_REVOKED: _ApiKeyState.ValueType  # 2
     """The key was revoked and authenticates nothing."""
+    API_KEY_STATE_EXPIRED: _ApiKeyState.ValueType  # 3
+    """The key passed its expire_time and authenticates nothing."""
 
 class ApiKeyState(_ApiKeyState, metaclass=_ApiKeyStateEnumTypeWrapper):
     """The state of an API key."""
@@ -43,6 +46,8 @@ API_KEY_STATE_ACTIVE: ApiKeyState.ValueType  # 1
 """The key authenticates calls."""
 API_KEY_STATE_REVOKED: ApiKeyState.ValueType  # 2
 """The key was revoked and authenticates nothing."""
+API_KEY_STATE_EXPIRED: ApiKeyState.ValueType  # 3
+"""The key passed its expire_time and authenticates nothing."""
 Global___ApiKeyState: _TypeAlias = ApiKeyState  # noqa: Y015
 
 @_typing.final
@@ -55,6 +60,7 @@ class Quota(_message.Message):
     REQUESTS_PER_MINUTE_FIELD_NUMBER: _builtins.int
     IMAGES_PER_MONTH_FIELD_NUMBER: _builtins.int
     SPEND_PER_MONTH_FIELD_NUMBER: _builtins.int
+    ALLOWED_VARIANTS_FIELD_NUMBER: _builtins.int
     plan: _builtins.str
     """The plan's name, for example "free" or "pro". Informational."""
     requests_per_minute: _builtins.int
@@ -63,7 +69,13 @@ class Quota(_message.Message):
     """Billed images per calendar month (UTC), >= 0."""
     @_builtins.property
     def spend_per_month(self) -> _common_pb2.Cost:
-        """Spend per calendar month (UTC)."""
+        """Spend per calendar month (UTC). Unset or zero: unlimited."""
+
+    @_builtins.property
+    def allowed_variants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Generator variants the key may use, for example "flux.1-schnell". Empty:
+        every variant.
+        """
 
     def __init__(
         self,
@@ -72,10 +84,11 @@ class Quota(_message.Message):
         requests_per_minute: _builtins.int = ...,
         images_per_month: _builtins.int = ...,
         spend_per_month: _common_pb2.Cost | None = ...,
+        allowed_variants: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["spend_per_month", b"spend_per_month"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["images_per_month", b"images_per_month", "plan", b"plan", "requests_per_minute", b"requests_per_minute", "spend_per_month", b"spend_per_month"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_variants", b"allowed_variants", "images_per_month", b"images_per_month", "plan", b"plan", "requests_per_minute", b"requests_per_minute", "spend_per_month", b"spend_per_month"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -94,6 +107,8 @@ class ApiKey(_message.Message):
     SECRET_PREFIX_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
     """The key's id, for example "key_3f9a...". Stable across rotation."""
     display_name: _builtins.str
@@ -114,6 +129,18 @@ class ApiKey(_message.Message):
     def revoke_time(self) -> _timestamp_pb2.Timestamp:
         """When the key was revoked; unset while active."""
 
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the key may call: full service names
+        ("imaging.captioner.v1.CaptionerService") or single methods
+        ("imaging.generator.v1.GeneratorService/Generate"). Empty: every
+        forwarded service and the UsageService.
+        """
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the key stops authenticating; unset: never."""
+
     def __init__(
         self,
         *,
@@ -124,10 +151,12 @@ class ApiKey(_message.Message):
         secret_prefix: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         revoke_time: _timestamp_pb2.Timestamp | None = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "quota", b"quota", "revoke_time", b"revoke_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "quota", b"quota", "revoke_time", b"revoke_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "key_id", b"key_id", "quota", b"quota", "revoke_time", b"revoke_time", "secret_prefix", b"secret_prefix", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "expire_time", b"expire_time", "key_id", b"key_id", "quota", b"quota", "revoke_time", b"revoke_time", "scopes", b"scopes", "secret_prefix", b"secret_prefix", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -146,6 +175,7 @@ class UsageRecord(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    IMAGE_INDEX_FIELD_NUMBER: _builtins.int
     record_id: _builtins.str
     """The record's id; unique, so a replayed export is idempotent."""
     key_id: _builtins.str
@@ -156,6 +186,8 @@ class UsageRecord(_message.Message):
     """The model or variant used, for example "flux.1-schnell"."""
     request_id: _builtins.str
     """The request id of the call, as in the servers' logs."""
+    image_index: _builtins.int
+    """The image's index within its call, 0-based: a record bills one image."""
     @_builtins.property
     def usage(self) -> _common_pb2.Usage:
         """What the call consumed."""
@@ -174,14 +206,47 @@ class UsageRecord(_message.Message):
         usage: _common_pb2.Usage | None = ...,
         request_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        image_index: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "key_id", b"key_id", "method", b"method", "model", b"model", "record_id", b"record_id", "request_id", b"request_id", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "image_index", b"image_index", "key_id", b"key_id", "method", b"method", "model", b"model", "record_id", b"record_id", "request_id", b"request_id", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UsageRecord: _TypeAlias = UsageRecord  # noqa: Y015
+
+@_typing.final
+class UsageBreakdown(_message.Message):
+    """Usage of one method and model in a period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METHOD_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    method: _builtins.str
+    """The full method, for example "/imaging.generator.v1.GeneratorService/Generate"."""
+    model: _builtins.str
+    """The variant or model; empty for the captioner's methods."""
+    @_builtins.property
+    def usage(self) -> _common_pb2.Usage:
+        """What the calls consumed."""
+
+    def __init__(
+        self,
+        *,
+        method: _builtins.str = ...,
+        model: _builtins.str = ...,
+        usage: _common_pb2.Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["method", b"method", "model", b"model", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageBreakdown: _TypeAlias = UsageBreakdown  # noqa: Y015
 
 @_typing.final
 class GetUsageRequest(_message.Message):
@@ -211,6 +276,7 @@ class GetUsageResponse(_message.Message):
     PERIOD_USAGE_FIELD_NUMBER: _builtins.int
     REMAINING_IMAGES_FIELD_NUMBER: _builtins.int
     REMAINING_SPEND_FIELD_NUMBER: _builtins.int
+    BREAKDOWN_FIELD_NUMBER: _builtins.int
     remaining_images: _builtins.int
     """Images left this period; unset when unlimited."""
     @_builtins.property
@@ -229,6 +295,10 @@ class GetUsageResponse(_message.Message):
     def remaining_spend(self) -> _common_pb2.Cost:
         """Spend left this period; unset when unlimited."""
 
+    @_builtins.property
+    def breakdown(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageBreakdown]:
+        """The period's usage by method and variant, sorted by method then model."""
+
     def __init__(
         self,
         *,
@@ -237,10 +307,11 @@ class GetUsageResponse(_message.Message):
         period_usage: _common_pb2.Usage | None = ...,
         remaining_images: _builtins.int | None = ...,
         remaining_spend: _common_pb2.Cost | None = ...,
+        breakdown: _abc.Iterable[Global___UsageBreakdown] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_remaining_images", b"_remaining_images", "key", b"key", "period_start_time", b"period_start_time", "period_usage", b"period_usage", "remaining_images", b"remaining_images", "remaining_spend", b"remaining_spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_remaining_images", b"_remaining_images", "key", b"key", "period_start_time", b"period_start_time", "period_usage", b"period_usage", "remaining_images", b"remaining_images", "remaining_spend", b"remaining_spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_remaining_images", b"_remaining_images", "breakdown", b"breakdown", "key", b"key", "period_start_time", b"period_start_time", "period_usage", b"period_usage", "remaining_images", b"remaining_images", "remaining_spend", b"remaining_spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__remaining_images: _TypeAlias = _typing.Literal["remaining_images"]  # noqa: Y015
     _WhichOneofArgType__remaining_images: _TypeAlias = _typing.Literal["_remaining_images", b"_remaining_images"]  # noqa: Y015
@@ -256,21 +327,33 @@ class CreateApiKeyRequest(_message.Message):
 
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     QUOTA_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     display_name: _builtins.str
     """A human name, 1 to 128 characters. Required."""
     @_builtins.property
     def quota(self) -> Global___Quota:
         """The key's limits. Unset: the gateway's default plan."""
 
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the key may call (see ApiKey.scopes). Empty: everything."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the key stops authenticating, in the future. Unset: never."""
+
     def __init__(
         self,
         *,
         display_name: _builtins.str = ...,
         quota: Global___Quota | None = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["quota", b"quota"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "quota", b"quota"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "quota", b"quota"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "expire_time", b"expire_time", "quota", b"quota", "scopes", b"scopes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -417,16 +500,24 @@ class RotateApiKeyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KEY_ID_FIELD_NUMBER: _builtins.int
+    GRACE_PERIOD_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
     """The key to rotate. Required."""
+    @_builtins.property
+    def grace_period(self) -> _duration_pb2.Duration:
+        """How long the old secret keeps working, 0 to 30 days. Unset or zero: it
+        stops at once.
+        """
+
     def __init__(
         self,
         *,
         key_id: _builtins.str = ...,
+        grace_period: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grace_period", b"grace_period"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grace_period", b"grace_period", "key_id", b"key_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -440,21 +531,27 @@ class RotateApiKeyResponse(_message.Message):
 
     KEY_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    OLD_SECRET_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     secret: _builtins.str
     """The new secret. Shown only here."""
     @_builtins.property
     def key(self) -> Global___ApiKey:
         """The key."""
 
+    @_builtins.property
+    def old_secret_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the old secret stops working; unset when it stopped at once."""
+
     def __init__(
         self,
         *,
         key: Global___ApiKey | None = ...,
         secret: _builtins.str = ...,
+        old_secret_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "old_secret_expire_time", b"old_secret_expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "old_secret_expire_time", b"old_secret_expire_time", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -569,3 +666,129 @@ class ExportUsageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportUsageResponse: _TypeAlias = ExportUsageResponse  # noqa: Y015
+
+@_typing.final
+class AuditEvent(_message.Message):
+    """One change to a key, as the audit log keeps it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DetailsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.int
+    """The event's id, increasing with time."""
+    actor: _builtins.str
+    """Who made it: "admin" plus the `x-admin-identity` the admin sent, and the
+    client's address.
+    """
+    action: _builtins.str
+    """What was done: "create", "revoke", "rotate" or "set_quota"."""
+    key_id: _builtins.str
+    """The key changed."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was made."""
+
+    @_builtins.property
+    def details(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """What changed (plan, limits, scopes, grace period), never key material."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        actor: _builtins.str = ...,
+        action: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+        details: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "create_time", b"create_time", "details", b"details", "event_id", b"event_id", "key_id", b"key_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsRequest(_message.Message):
+    """Request of ListAuditEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Events per page, 1 to 1000. 0 means 100."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call. Empty: the first page."""
+    key_id: _builtins.str
+    """Only this key's events. Empty: every key."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsRequest: _TypeAlias = ListAuditEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsResponse(_message.Message):
+    """Response of ListAuditEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The token for the next page. Empty: this is the last page."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]:
+        """The events of this page, newest first."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___AuditEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015

@@ -158,6 +158,11 @@ class AdminServiceStub:
                 request_serializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ExportUsageRequest.SerializeToString,
                 response_deserializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ExportUsageResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/imaging.gateway.v1.AdminService/ListAuditEvents',
+                request_serializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -188,7 +193,7 @@ class AdminServiceServicer:
 
     def RotateApiKey(self, request, context):
         """Replaces a key's secret, keeping its id, plan and usage; the old secret
-        stops working at once.
+        stops working at once, or after the request's grace period.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,6 +208,14 @@ class AdminServiceServicer:
 
     def ExportUsage(self, request, context):
         """Streams usage records in a time range, oldest first, for billing export.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """Lists the append-only audit log of key changes, newest first. Entries
+        carry the admin's identity and never any key material.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -240,6 +253,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ExportUsage,
                     request_deserializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ExportUsageRequest.FromString,
                     response_serializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ExportUsageResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=imaging_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +424,33 @@ class AdminService:
             '/imaging.gateway.v1.AdminService/ExportUsage',
             imaging_dot_gateway_dot_v1_dot_gateway__pb2.ExportUsageRequest.SerializeToString,
             imaging_dot_gateway_dot_v1_dot_gateway__pb2.ExportUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imaging.gateway.v1.AdminService/ListAuditEvents',
+            imaging_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEventsRequest.SerializeToString,
+            imaging_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -98,12 +98,16 @@ class AdminServiceStub:
     """Revokes an API key; calls with it are then UNAUTHENTICATED."""
     RotateApiKey: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RotateApiKeyRequest, _gateway_pb2.RotateApiKeyResponse]
     """Replaces a key's secret, keeping its id, plan and usage; the old secret
-    stops working at once.
+    stops working at once, or after the request's grace period.
     """
     SetQuota: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.SetQuotaRequest, _gateway_pb2.SetQuotaResponse]
     """Sets a key's plan and quota."""
     ExportUsage: _grpc.UnaryStreamMultiCallable[_gateway_pb2.ExportUsageRequest, _gateway_pb2.ExportUsageResponse]
     """Streams usage records in a time range, oldest first, for billing export."""
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListAuditEventsRequest, _gateway_pb2.ListAuditEventsResponse]
+    """Lists the append-only audit log of key changes, newest first. Entries
+    carry the admin's identity and never any key material.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -120,12 +124,16 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Revokes an API key; calls with it are then UNAUTHENTICATED."""
     RotateApiKey: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RotateApiKeyRequest, _gateway_pb2.RotateApiKeyResponse]  # type: ignore[assignment]
     """Replaces a key's secret, keeping its id, plan and usage; the old secret
-    stops working at once.
+    stops working at once, or after the request's grace period.
     """
     SetQuota: _aio.UnaryUnaryMultiCallable[_gateway_pb2.SetQuotaRequest, _gateway_pb2.SetQuotaResponse]  # type: ignore[assignment]
     """Sets a key's plan and quota."""
     ExportUsage: _aio.UnaryStreamMultiCallable[_gateway_pb2.ExportUsageRequest, _gateway_pb2.ExportUsageResponse]  # type: ignore[assignment]
     """Streams usage records in a time range, oldest first, for billing export."""
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListAuditEventsRequest, _gateway_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Lists the append-only audit log of key changes, newest first. Entries
+    carry the admin's identity and never any key material.
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """Key and quota administration, guarded by the admin credential (sent in
@@ -163,7 +171,7 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.RotateApiKeyResponse, _abc.Awaitable[_gateway_pb2.RotateApiKeyResponse]]:
         """Replaces a key's secret, keeping its id, plan and usage; the old secret
-        stops working at once.
+        stops working at once, or after the request's grace period.
         """
 
     @_abc_1.abstractmethod
@@ -181,5 +189,15 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_gateway_pb2.ExportUsageResponse], _abc.AsyncIterator[_gateway_pb2.ExportUsageResponse]]:
         """Streams usage records in a time range, oldest first, for billing export."""
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _gateway_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListAuditEventsResponse, _abc.Awaitable[_gateway_pb2.ListAuditEventsResponse]]:
+        """Lists the append-only audit log of key changes, newest first. Entries
+        carry the admin's identity and never any key material.
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

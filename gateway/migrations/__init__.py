@@ -1,0 +1,1 @@
+"""Alembic migrations of the gateway's store (``python -m gateway migrate``)."""
