@@ -4,6 +4,7 @@ every error a client can meet (never INTERNAL or UNKNOWN, never a secret)."""
 
 from __future__ import annotations
 
+import functools
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -321,8 +322,15 @@ def test_malformed_bodies_and_metadata_are_client_errors(channel: grpc.Channel, 
 def test_admin_service_needs_the_admin_token(channel: grpc.Channel) -> None:
     admin = gateway_pb2_grpc.AdminServiceStub(channel)
     _, secret = create_key(channel)
-    for metadata in ((), bearer(secret), (("authorization", "Bearer wrong"),)):
-        info = error_of(lambda m=metadata: admin.ListApiKeys(gateway_pb2.ListApiKeysRequest(), metadata=m))
+    credentials: list[tuple[tuple[str, str], ...]] = [
+        (),
+        bearer(secret),
+        (("authorization", "Bearer wrong"),),
+    ]
+    for metadata in credentials:
+        info = error_of(
+            functools.partial(admin.ListApiKeys, gateway_pb2.ListApiKeysRequest(), metadata=metadata)
+        )
         assert (info.code, info.reason) == (grpc.StatusCode.UNAUTHENTICATED, "ADMIN_TOKEN_INVALID")
     info = error_of(lambda: admin.CreateApiKey(gateway_pb2.CreateApiKeyRequest(), metadata=ADMIN))
     assert info.field_violations[0].field == "display_name"
