@@ -56,6 +56,7 @@ class Authenticator:
         self._cache_s = cache_s
         self._anonymous = anonymous
         self._clock = clock
+        # secret hash -> (monotonic time the entry expires, the key or None)
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
 
     async def authenticate(self, metadata: dict[str, str], peer: str) -> Principal:
@@ -97,12 +98,16 @@ class Authenticator:
         cached = self._cache.get(secret_hash)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = await asyncio.to_thread(self._store.lookup, secret_hash)
+        found = await asyncio.to_thread(self._store.lookup, secret_hash)
+        record, secret_expires = found if found is not None else (None, None)
+        ttl = self._cache_s
+        if secret_expires is not None:  # a rotated-out secret: never trusted past its grace
+            ttl = min(ttl, secret_expires - self._clock())
         if len(self._cache) >= _CACHE_MAX:
             self._cache = {h: v for h, v in self._cache.items() if v[0] > now}
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
-        self._cache[secret_hash] = (now + self._cache_s, record)
+        self._cache[secret_hash] = (now + ttl, record)
         return record
 
     def forget(self) -> None:

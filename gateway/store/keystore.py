@@ -131,18 +131,19 @@ class KeyStore:
             _audit(conn, now, actor, "set_quota", key_id, _describe(limits))
         return self._get(key_id)
 
-    def lookup(self, secret_hash: str) -> KeyRecord | None:
-        """The key a secret belongs to, if that secret still works (revoked and
-        expired keys are returned too: the caller says which it is)."""
+    def lookup(self, secret_hash: str) -> tuple[KeyRecord, float | None] | None:
+        """The key a secret belongs to and when that secret stops working (a
+        rotated-out one), if it still works. Revoked and expired keys are
+        returned too: the caller says which it is."""
         now = self._clock()
         s = key_secrets.c
         with self._reader.connect() as conn:
             row = conn.execute(
-                sa.select(api_keys)
+                sa.select(api_keys, s.expire_time.label("secret_expire_time"))
                 .join(key_secrets, s.key_id == api_keys.c.key_id)
                 .where(s.secret_hash == secret_hash, s.expire_time.is_(None) | (s.expire_time > now))
             ).first()
-        return _record(row) if row is not None else None
+        return (_record(row), row.secret_expire_time) if row is not None else None
 
     def get(self, key_id: str) -> KeyRecord:
         return self._get(key_id)
