@@ -1,12 +1,14 @@
 """``python -m stack``: starts the captioner, the generator and the gateway as
 three processes on their default ports, waits until each says SERVING on
-``grpc.health.v1``, prints their addresses, and on Ctrl-C or SIGTERM passes
-SIGTERM on so that each drains.
+``grpc.health.v1``, prints their addresses, the admin token and a demo API key
+(made on first start, when the gateway's store has no key), and on Ctrl-C or
+SIGTERM passes SIGTERM on so that each drains.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from rich.table import Table
 from captioner_svc.settings import CaptionerSettings
 from gateway.settings import GatewaySettings
 from generator_svc.settings import GeneratorSettings
+from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from serving.settings import ServerSettings
 
 STARTUP_TIMEOUT_S = 300.0
@@ -69,11 +72,28 @@ def _wait_serving(server: _Server, process: subprocess.Popen[bytes]) -> None:
             time.sleep(0.2)
 
 
+def _demo_key(gateway: _Server, admin_token: str) -> str | None:
+    """Creates the demo key when the store has none; returns its secret (shown once)."""
+    metadata = (("authorization", f"Bearer {admin_token}"),)
+    with grpc.insecure_channel(gateway.grpc_address) as channel:
+        admin = gateway_pb2_grpc.AdminServiceStub(channel)
+        listed = admin.ListApiKeys(
+            gateway_pb2.ListApiKeysRequest(page_size=1, show_revoked=True), metadata=metadata
+        )
+        if listed.keys:
+            return None
+        created = admin.CreateApiKey(gateway_pb2.CreateApiKeyRequest(display_name="demo"), metadata=metadata)
+        return created.secret
+
+
 def main() -> None:
-    console = Console()
+    console = Console(soft_wrap=True)  # keys and commands stay whole for copy and paste
+    # The gateway's admin credential: the operator's, or a fresh one for this run.
+    admin_token = os.environ.get("GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    environment = {**os.environ, "GATEWAY_ADMIN_TOKEN": admin_token}
     servers = _servers()
     processes = {
-        server.name: subprocess.Popen([sys.executable, "-m", server.module], env=os.environ.copy())
+        server.name: subprocess.Popen([sys.executable, "-m", server.module], env=environment)
         for server in servers
     }
     stopping = False
@@ -93,11 +113,20 @@ def main() -> None:
         for server in servers:
             table.add_row(server.name, server.grpc_address, f"http://{server.metrics_address}/metrics")
         console.print(table)
-        # The gateway forwards nothing yet: point clients at the model servers.
+        gateway = servers[2]
+        console.print(f"admin token (AdminService, this run): [bold]{admin_token}[/bold]")
+        secret = _demo_key(gateway, admin_token)
+        if secret is not None:
+            console.print(f"demo API key (shown once, stored hashed): [bold]{secret}[/bold]")
+            console.print(f"try it: [bold]{sys.executable} -m stack.example --key {secret}[/bold]")
+        else:
+            console.print(
+                "the gateway already has keys; make a new one with AdminService.CreateApiKey and the admin "
+                f"token above, e.g. GATEWAY_ADMIN_TOKEN={admin_token} {sys.executable} -m stack.new_key"
+            )
         console.print(
-            f"Call the captioner at [bold]{servers[0].grpc_address}[/bold] and the generator at "
-            f"[bold]{servers[1].grpc_address}[/bold]; the gateway's RPCs answer UNIMPLEMENTED until "
-            "API keys and forwarding land. Ctrl-C stops all three."
+            f"Clients call the gateway at [bold]{gateway.grpc_address}[/bold] with "
+            "'authorization: Bearer <key>'. Ctrl-C stops all three."
         )
         while not stopping and all(p.poll() is None for p in processes.values()):
             time.sleep(0.2)
