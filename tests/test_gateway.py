@@ -392,3 +392,46 @@ def test_metrics_count_billing_and_refusals_without_key_labels(
     assert "imaging_gateway_ledger_write_seconds_bucket" in body
     assert 'grpc_server_handled_total{grpc_code="OK",grpc_method="Caption"' in body
     assert key_id not in body and secret not in body
+
+
+def _backend_handled(process: Process, method: str) -> dict[str, float]:
+    """grpc_server_handled_total of one method on a backend, by code."""
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{process.metrics_port}/metrics", timeout=5).read().decode()
+    )
+    counts: dict[str, float] = {}
+    for line in body.splitlines():
+        if line.startswith("grpc_server_handled_total{") and f'grpc_method="{method}"' in line:
+            code = line.split('grpc_code="', 1)[1].split('"', 1)[0]
+            counts[code] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_cancellation_and_deadlines_reach_the_backend_and_bill_nothing(
+    channel: grpc.Channel, backends: tuple[Process, Process]
+) -> None:
+    generator_process = backends[1]
+    key_id, secret = create_key(channel, UNLIMITED)
+    spec = gen.GenerationSpec(prompt="a big red circle on the left", variant="flux.1-dev", seed=2, steps=50)
+    stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+    before = _backend_handled(generator_process, "StreamGenerate")
+    stream = stub.StreamGenerate(gen.StreamGenerateRequest(spec=spec), metadata=bearer(secret), timeout=60)
+    assert next(stream).HasField("progress")
+    stream.cancel()
+    deadline = time.monotonic() + 5
+    while _backend_handled(generator_process, "StreamGenerate").get("CANCELLED", 0) <= before.get(
+        "CANCELLED", 0
+    ):
+        assert time.monotonic() < deadline, "the backend never saw the client's cancel"
+        time.sleep(0.05)
+
+    before = _backend_handled(generator_process, "Generate")
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Generate(gen.GenerateRequest(spec=spec), metadata=bearer(secret), timeout=0.3)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    deadline = time.monotonic() + 5
+    while sum(_backend_handled(generator_process, "Generate").values()) <= sum(before.values()):
+        assert time.monotonic() < deadline, "the backend call outlived the client's deadline"
+        time.sleep(0.05)
+    assert _backend_handled(generator_process, "Generate").get("OK", 0) == before.get("OK", 0)
+    assert export(channel, key_id) == []
