@@ -52,6 +52,11 @@ class GatewayServices:
         plan_limits(settings.default_plan)  # refuse to start with an unknown plan
         self._anonymous = plan_limits(settings.anonymous_plan) if settings.anonymous_plan else None
         self.url = database_url(settings.database_url, settings.data_dir)
+        if not self.url.startswith("sqlite") and not settings.key_pepper.get_secret_value():
+            _LOGGER.warning(
+                "GATEWAY_KEY_PEPPER is unset with a shared database: this replica uses the pepper in its "
+                "data directory, and keys made on a replica with another pepper will not authenticate here"
+            )
         self.engines: Engines = open_engines(self.url, settings.ledger_synchronous)
         self.keystore = KeyStore(
             self.engines.writer,
