@@ -160,12 +160,12 @@ class Forwarder:
         async def handle(request: bytes, context: _Context) -> bytes:
             admitted = await self._admit(full, rule, request, context)
             start = time.perf_counter()
+            call = call_backend(request, metadata=admitted.metadata, timeout=admitted.timeout_s)
             try:
-                response: bytes = await call_backend(
-                    request, metadata=admitted.metadata, timeout=admitted.timeout_s
-                )
+                await self._hold_quota(admitted, full, call)
+                response: bytes = await call
             except grpc.aio.AioRpcError as exc:
-                self._ledger.release_nowait(admitted.reservation)
+                await self._ledger.release(admitted.reservation)
                 await self._pass_error(exc, backend, context)
                 raise  # not reached: _pass_error raises
             except BaseException:
@@ -188,6 +188,7 @@ class Forwarder:
             call = call_backend(request, metadata=admitted.metadata, timeout=admitted.timeout_s)
             settled = False
             try:
+                await self._hold_quota(admitted, full, call)
                 async for message in call:
                     if rule.billed and rule.is_final is not None:
                         parsed = rule.response_type.FromString(message)
@@ -196,6 +197,8 @@ class Forwarder:
                             settled = True
                     yield message
             except grpc.aio.AioRpcError as exc:
+                await self._ledger.release(admitted.reservation)
+                settled = True  # released
                 await self._pass_error(exc, backend, context)
             finally:
                 call.cancel()  # the client left or failed: stop the backend's compute too
@@ -234,19 +237,27 @@ class Forwarder:
             fingerprint=hashlib.sha256(full.encode() + b"\0" + raw).hexdigest() if idempotency_key else "",
             idempotency_key=idempotency_key,
         )
-        reservation = None
-        if rule.billed:
-            try:
-                reservation = await self._ledger.reserve(claim, self._ttl_s)
-            except errors.QuotaExceeded:
-                self._metrics.quota_refused.labels(service, method).inc()
-                raise
         remaining = context.time_remaining()
         # A call may not outlive its reservation: cut it a little before that expires.
         timeout = self._ttl_s * 0.95 if remaining is None else min(remaining, self._ttl_s * 0.95)
         forwarded = [(k, v) for k, v in context.invocation_metadata() or () if _forwarded(k)]
         forwarded += [(REQUEST_ID_KEY, request_id), (KEY_ID_HEADER, principal.subject)]
-        return _Admitted(principal, rule, claim, reservation, tuple(forwarded), timeout, request_id)
+        return _Admitted(principal, rule, claim, None, tuple(forwarded), timeout, request_id)
+
+    async def _hold_quota(self, admitted: _Admitted, full: str, call: grpc.aio.Call) -> None:
+        """Reserves the call's quota while the backend already starts on it (the
+        reservation takes a database round trip the client need not wait for);
+        a refusal cancels the backend call before anything reaches the client."""
+        if not admitted.rule.billed:
+            return
+        try:
+            admitted.reservation = await self._ledger.reserve(admitted.claim, self._ttl_s)
+        except BaseException as exc:
+            call.cancel()
+            if isinstance(exc, errors.QuotaExceeded):
+                service, method = full.lstrip("/").split("/", 1)
+                self._metrics.quota_refused.labels(service, method).inc()
+            raise
 
     async def _planned_spend(self, principal: Principal, request: Any) -> int:
         if not principal.limits.spend_per_month_micros:

@@ -63,7 +63,12 @@ class GatewayServices:
             self.engines.reader,
             load_pepper(settings.key_pepper.get_secret_value(), settings.data_dir),
         )
-        self.ledger = Ledger(self.engines.writer, self.engines.reader, observe_commit=metrics.observe_commit)
+        self.ledger = Ledger(
+            self.engines.writer,
+            self.engines.reader,
+            observe_commit=metrics.observe_commit,
+            sqlite_synchronous=settings.ledger_synchronous,
+        )
         self.limiter: RateLimiter = build_rate_limiter(settings.redis_url)
         self._channels: list[grpc.aio.Channel] = []
         self._tasks: list[asyncio.Task[None]] = []
