@@ -223,10 +223,17 @@ def bench_latency(requests: int, console: Console) -> None:
 # -- 2. ledger throughput -------------------------------------------------------------
 
 
-async def _ledger_run(engines: Engines, seconds: float, images: int, keys: int) -> tuple[float, float]:
+async def _ledger_run(
+    engines: Engines, seconds: float, images: int, keys: int, synchronous: str
+) -> tuple[float, float]:
     """Billed images per second of TASKS tasks reserving and settling; and writes per commit."""
     commits: list[int] = []
-    ledger = Ledger(engines.writer, engines.reader, observe_commit=lambda s, writes: commits.append(writes))
+    ledger = Ledger(
+        engines.writer,
+        engines.reader,
+        observe_commit=lambda s, writes: commits.append(writes),
+        sqlite_synchronous=synchronous,
+    )
     subjects = [f"key_{uuid.uuid4().hex[:12]}" for _ in range(keys)]
     to_bill = [BilledImage(i, "", 0.004, 0.0, 5, 0, "USD") for i in range(images)]
     billed = 0
@@ -314,7 +321,7 @@ def bench_ledger(seconds: float, console: Console) -> None:
                 bare = _bare_loop(engines, seconds, images)
                 table.add_row(name, str(images), "bare loop, 1 connection", f"{bare:,.0f}", "1", "1.00x")
                 for keys in (8, 1):
-                    rate, per_commit = asyncio.run(_ledger_run(engines, seconds, images, keys))
+                    rate, per_commit = asyncio.run(_ledger_run(engines, seconds, images, keys, synchronous))
                     workload = f"Ledger, {keys} keys" if keys > 1 else "Ledger, 1 hot key"
                     table.add_row(
                         name,

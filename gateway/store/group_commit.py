@@ -1,11 +1,12 @@
-"""Group commit: writer threads that fold every queued write into one
-transaction, so that under load many calls share one disk sync.
+"""Group commit: one writer thread applies every queued ledger write in one
+transaction, so that under load many calls share one commit and one disk sync.
+(One thread with large groups beat several threads with small ones on
+PostgreSQL too: `python -m bench.gateway_bench`.)
 
-A write is a function of a connection. It returns its result, or raises
-``Refused`` to hand the caller a client error *without* undoing the rest of
-its group (each write is shaped so that a refusal leaves nothing behind).
-Any other exception rolls the group back and its writes run again one by one,
-so one bad write never fails its neighbours.
+Each group is handed to ``ledger_writes.run_group``, which answers every op
+with a result or a client error (a refusal never rolls its group back). Any
+exception rolls the group back and its ops run again one by one, so one bad
+op never fails its neighbours.
 """
 
 from __future__ import annotations
@@ -17,81 +18,60 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.store.ledger_writes import Op, Result, Sql, run_group
 from serving import errors
 
 _LOGGER = logging.getLogger(__name__)
-_T = TypeVar("_T")
-# Most writes folded into one transaction; bounds how long a commit holds locks.
+# Most ops folded into one transaction; bounds how long a commit holds locks.
 MAX_GROUP = 256
 
 
-class Refused(Exception):
-    """Raised by a write to answer its caller with ``error``; its group commits."""
-
-    def __init__(self, error: errors.ServingError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 @dataclass
-class Write:
-    run: Callable[[Connection], Any]
-    done: Callable[[Any, BaseException | None], None]
-    # Sorts a group so that concurrent groups lock counter rows in one order.
-    order_key: str = ""
-    # Whether the caller relies on the write surviving a power cut (SQLite:
-    # synchronous FULL); reservations are released on restart anyway.
-    durable: bool = True
+class _Queued:
+    op: Op
+    # Where the caller waits; None for an op nobody waits for.
+    loop: asyncio.AbstractEventLoop | None
+    future: asyncio.Future[Any] | None
+    # Whether the caller relies on the op surviving a power cut (SQLite:
+    # synchronous FULL); reservations are released after a restart anyway.
+    durable: bool
 
 
 class GroupCommitter:
-    """``threads`` writer threads on ``engine``, each with its own connection."""
+    """The writer thread on ``engine``, with a connection of its own."""
 
     def __init__(
         self,
         engine: Engine,
-        threads: int,
         sqlite_synchronous: str = "FULL",
         observe_commit: Callable[[float, int], None] | None = None,
     ) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._synchronous = sqlite_synchronous
-        self._observe_commit = observe_commit or (lambda seconds, writes: None)
-        self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"ledger-writer-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._observe_commit = observe_commit or (lambda seconds, ops: None)
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="ledger-writer", daemon=True)
+        self._thread.start()
 
-    def submit(
-        self, run: Callable[[Connection], _T], order_key: str = "", durable: bool = True
-    ) -> asyncio.Future[_T]:
-        """Queues ``run``; the future resolves on the caller's loop once committed."""
+    def submit(self, op: Op, durable: bool = True) -> asyncio.Future[Any]:
+        """Queues ``op``; the future resolves on the caller's loop once committed."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[_T] = loop.create_future()
-
-        def done(result: Any, error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_resolve, future, result, error)
-
-        self._queue.put(Write(run, done, order_key, durable))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Queued(op, loop, future, durable))
         return future
 
-    def submit_nowait(self, run: Callable[[Connection], Any], order_key: str = "") -> None:
-        """Queues ``run`` with nobody waiting (a cancelled call's release)."""
-        self._queue.put(Write(run, _ignore, order_key, durable=False))
+    def submit_nowait(self, op: Op) -> None:
+        """Queues ``op`` with nobody waiting (a cancelled call's release)."""
+        self._queue.put(_Queued(op, None, None, durable=False))
 
     def close(self) -> None:
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout=10)
+        self._queue.put(None)
+        self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         connection: Connection | None = None
@@ -107,74 +87,74 @@ class GroupCommitter:
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._queue.put(None)  # this thread's stop signal: finish the group first
+                    self._queue.put(None)  # the stop signal: finish this group first
                     break
                 group.append(nxt)
-            group.sort(key=lambda write: write.order_key)
             try:
                 if connection is None:
                     connection = self._engine.connect()
                     sync_level = ""
                 if self._sqlite:
-                    wanted = self._synchronous if any(w.durable for w in group) else "NORMAL"
+                    wanted = self._synchronous if any(q.durable for q in group) else "NORMAL"
                     if wanted != sync_level:
-                        connection.connection.dbapi_connection.execute(f"PRAGMA synchronous={wanted}")  # type: ignore[union-attr]
+                        _dbapi(connection).execute(f"PRAGMA synchronous={wanted}")
                         sync_level = wanted
-                self._run_group(connection, group)
+                self._commit(connection, group)
             except Exception:
-                _LOGGER.warning("group commit failed; retrying its writes one by one", exc_info=True)
+                _LOGGER.warning("group commit failed; retrying its ops one by one", exc_info=True)
                 if connection is not None:
                     connection.invalidate()
                     connection.close()
                     connection = None
-                for write in group:
-                    self._run_alone(write)
+                for queued in group:
+                    self._commit_alone(queued)
         if connection is not None:
             connection.close()
 
-    def _run_group(self, connection: Connection, group: list[Write]) -> None:
+    def _commit(self, connection: Connection, group: list[_Queued]) -> None:
         start = time.perf_counter()
         with connection.begin():
-            results = [_attempt(write, connection) for write in group]
+            results = run_group(
+                Sql(_dbapi(connection).cursor(), connection.dialect.name), [q.op for q in group]
+            )
         self._observe_commit(time.perf_counter() - start, len(group))
-        for write, (result, error) in zip(group, results, strict=True):
-            write.done(result, error)
+        _deliver(group, results)
 
-    def _run_alone(self, write: Write) -> None:
-        start = time.perf_counter()
+    def _commit_alone(self, queued: _Queued) -> None:
         try:
-            with self._engine.connect() as connection, connection.begin():
-                result, error = _attempt(write, connection)
+            with self._engine.connect() as connection:
+                self._commit(connection, [queued])
         except Exception:
             _LOGGER.warning("ledger write failed", exc_info=True)
-            write.done(
-                None,
-                errors.Unavailable(
-                    "the usage ledger is unavailable; retry shortly",
-                    reason="LEDGER_UNAVAILABLE",
-                    retry_after_s=1.0,
-                ),
+            unavailable = errors.Unavailable(
+                "the usage ledger is unavailable; retry shortly",
+                reason="LEDGER_UNAVAILABLE",
+                retry_after_s=1.0,
             )
-            return
-        self._observe_commit(time.perf_counter() - start, 1)
-        write.done(result, error)
+            _deliver([queued], [(None, unavailable)])
 
 
-def _attempt(write: Write, connection: Connection) -> tuple[Any, BaseException | None]:
-    try:
-        return write.run(connection), None
-    except Refused as refused:
-        return None, refused.error
+def _dbapi(connection: Connection) -> Any:
+    return connection.connection.dbapi_connection
 
 
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return  # the caller left; the write happened (or not) all the same
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _deliver(group: list[_Queued], results: list[Result]) -> None:
+    """Hands the results to the callers' loops: one wake-up per loop, not per
+    op (each wake-up makes this thread wait for the loop's thread to let go
+    of the GIL, milliseconds when the loop is busy)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Result]]] = {}
+    for queued, result in zip(group, results, strict=True):
+        if queued.loop is not None and queued.future is not None:
+            by_loop.setdefault(queued.loop, []).append((queued.future, result))
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_resolve, items)
 
 
-def _ignore(result: Any, error: BaseException | None) -> None:
-    return None
+def _resolve(items: list[tuple[asyncio.Future[Any], Result]]) -> None:
+    for future, (result, error) in items:
+        if future.cancelled():
+            continue  # the caller left; the write happened (or not) all the same
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)

@@ -1,7 +1,7 @@
 """Quota reservations and the usage ledger.
 
 Every write (reserve, settle, release, sweep) goes through group commit
-(``group_commit``): writer threads fold all queued writes into one
+(``group_commit``): one writer thread folds all queued writes into one
 transaction, so under load many calls share one disk sync, and a call's
 usage records are durable before its response leaves.
 
@@ -27,9 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gateway.plans import Limits
-from gateway.store import ledger_writes
 from gateway.store.group_commit import GroupCommitter
-from gateway.store.ledger_writes import BilledImage, Reservation
+from gateway.store.ledger_writes import BilledImage, ReleaseOp, Reservation, ReserveOp, SettleOp, SweepOp
 from gateway.store.schema import quota_counters, usage_records
 
 __all__ = [
@@ -103,9 +102,7 @@ class Ledger:
     ) -> None:
         self._reader = reader
         self._clock = clock
-        # SQLite has one writer at a time; PostgreSQL commits groups in parallel.
-        threads = 1 if writer.dialect.name == "sqlite" else 4
-        self._writes = GroupCommitter(writer, threads, sqlite_synchronous, observe_commit)
+        self._writes = GroupCommitter(writer, sqlite_synchronous, observe_commit)
 
     async def reserve(self, claim: Claim, ttl_s: float) -> Reservation | None:
         """Holds ``claim``'s images and spend, or raises QuotaExceeded /
@@ -116,22 +113,20 @@ class Ledger:
         if not claim.idempotency_key and (unlimited or claim.images <= 0):
             return None
         now = self._clock()
-
-        def write(conn: Any) -> Reservation | None:
-            images, spend = claim.images, claim.spend_micros
-            if claim.idempotency_key:
-                images = ledger_writes.claim_idempotency_key(
-                    conn, claim.subject, claim.idempotency_key, claim.fingerprint, now, claim.record_ids()
-                )
-                if images < claim.images:  # a retry: hold only what is not billed yet
-                    spend = round(spend * images / max(claim.images, 1))
-            if images <= 0 or unlimited:
-                return None
-            return ledger_writes.reserve(
-                conn, claim.subject, period_of(now), limits, images, spend, now + ttl_s
-            )
-
-        return await self._writes.submit(write, order_key=claim.subject, durable=False)
+        op = ReserveOp(
+            subject=claim.subject,
+            period=period_of(now),
+            limits=limits,
+            images=claim.images,
+            spend_micros=claim.spend_micros,
+            now=now,
+            expire_time=now + ttl_s,
+            idempotency_key=claim.idempotency_key,
+            fingerprint=claim.fingerprint,
+            record_ids=claim.record_ids() if claim.idempotency_key else [],
+        )
+        reservation: Reservation | None = await self._writes.submit(op, durable=False)
+        return reservation
 
     async def settle(
         self,
@@ -163,34 +158,26 @@ class Ledger:
             }
             for image in images
         ]
-
-        def write(conn: Any) -> list[str]:
-            return ledger_writes.settle(conn, reservation, claim.subject, period, claim.limits, rows)
-
-        new = set(await self._writes.submit(write, order_key=claim.subject))
+        fresh = claim.call_key.startswith("call:")
+        op = SettleOp(reservation, claim.subject, period, claim.limits, rows, fresh)
+        new = set(await self._writes.submit(op))
         return Outcome([image for image, row in zip(images, rows, strict=True) if row["record_id"] in new])
 
     async def release(self, reservation: Reservation | None) -> None:
         """Gives a reservation back (the call failed; nothing was delivered)."""
         if reservation is not None:
-            reservation_id = reservation.reservation_id
-            await self._writes.submit(
-                lambda conn: ledger_writes.release(conn, reservation_id), reservation.subject, durable=False
-            )
+            await self._writes.submit(ReleaseOp(reservation.reservation_id), durable=False)
 
     def release_nowait(self, reservation: Reservation | None) -> None:
         """Queues the release without waiting: for a call being cancelled, whose
         task may not await anything any more."""
         if reservation is not None:
-            reservation_id = reservation.reservation_id
-            self._writes.submit_nowait(
-                lambda conn: ledger_writes.release(conn, reservation_id), reservation.subject
-            )
+            self._writes.submit_nowait(ReleaseOp(reservation.reservation_id))
 
     async def sweep_expired(self) -> int:
         """Releases reservations past their expiry (their gateway died); returns how many."""
-        now = self._clock()
-        return await self._writes.submit(lambda conn: ledger_writes.sweep(conn, now), durable=False)
+        swept: int = await self._writes.submit(SweepOp(self._clock()), durable=False)
+        return swept
 
     def close(self) -> None:
         self._writes.close()
