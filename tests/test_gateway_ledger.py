@@ -290,6 +290,14 @@ def test_two_gateways_on_postgres_and_redis_share_quota_rate_limit_and_revocatio
                 ):
                     assert time.monotonic() < deadline, "the gateway stayed SERVING without its store"
                     time.sleep(0.1)
+                # A call now is the server's trouble, said with RetryInfo, and bills nothing.
+                fresh = "img_" + "C" * 43  # not in any cache: the lookup needs the store
+                stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+                with pytest.raises(grpc.RpcError) as caught:
+                    stub.Caption(cap.CaptionRequest(images=[IMAGE]), metadata=bearer(fresh), timeout=10)
+                info = imaging.errors.details(caught.value)
+                assert (info.code, info.reason) == (grpc.StatusCode.UNAVAILABLE, "STORE_UNAVAILABLE")
+                assert info.retry_after_s is not None
         finally:
             for replica in replicas:
                 replica.stop()

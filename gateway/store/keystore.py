@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway import keys
 from gateway.plans import Limits
+from gateway.store.errors import reports_unavailable
 from gateway.store.schema import api_keys, audit_events, key_secrets
 from serving import errors
 
@@ -80,6 +81,7 @@ class KeyStore:
             _audit(conn, now, actor, "create", key_id, {"display_name": display_name, **_describe(limits)})
         return self._get(key_id), secret
 
+    @reports_unavailable
     def revoke(self, key_id: str, actor: str) -> KeyRecord:
         now = self._clock()
         with self._writer.begin() as conn:
@@ -92,6 +94,7 @@ class KeyStore:
             _audit(conn, now, actor, "revoke", key_id, {})
         return self._get(key_id)
 
+    @reports_unavailable
     def rotate(self, key_id: str, grace_s: float, actor: str) -> tuple[KeyRecord, str, float | None]:
         """Issues a new secret; the old ones work ``grace_s`` longer (0: not at all)."""
         secret = keys.new_secret()
@@ -121,6 +124,7 @@ class KeyStore:
             _audit(conn, now, actor, "rotate", key_id, {"grace_period_s": f"{grace_s:g}"})
         return self._get(key_id), secret, old_expire
 
+    @reports_unavailable
     def set_limits(self, key_id: str, limits: Limits, actor: str) -> KeyRecord:
         now = self._clock()
         with self._writer.begin() as conn:
@@ -131,6 +135,7 @@ class KeyStore:
             _audit(conn, now, actor, "set_quota", key_id, _describe(limits))
         return self._get(key_id)
 
+    @reports_unavailable
     def lookup(self, secret_hash: str) -> tuple[KeyRecord, float | None] | None:
         """The key a secret belongs to and when that secret stops working (a
         rotated-out one), if it still works. Revoked and expired keys are
@@ -145,9 +150,11 @@ class KeyStore:
             ).first()
         return (_record(row), row.secret_expire_time) if row is not None else None
 
+    @reports_unavailable
     def get(self, key_id: str) -> KeyRecord:
         return self._get(key_id)
 
+    @reports_unavailable
     def page(self, page_size: int, after_key: str, show_revoked: bool) -> list[KeyRecord]:
         """Keys newest first, ``page_size`` of them after the key id ``after_key``."""
         k = api_keys.c
@@ -162,10 +169,12 @@ class KeyStore:
                 query = query.where(sa.tuple_(k.create_time, k.key_id) < sa.tuple_(anchor, after_key))
             return [_record(row) for row in conn.execute(query)]
 
+    @reports_unavailable
     def count(self) -> int:
         with self._reader.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one())
 
+    @reports_unavailable
     def audit(self, page_size: int, before_id: int, key_id: str) -> list[AuditEvent]:
         a = audit_events.c
         query = sa.select(audit_events).order_by(a.event_id.desc()).limit(page_size)

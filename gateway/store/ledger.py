@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gateway.plans import Limits
+from gateway.store.errors import reports_unavailable
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.ledger_writes import BilledImage, ReleaseOp, Reservation, ReserveOp, SettleOp, SweepOp
 from gateway.store.schema import quota_counters, usage_records
@@ -189,6 +190,7 @@ class Ledger:
         usage by method and model."""
         return await asyncio.to_thread(self._period_usage, subject, period)
 
+    @reports_unavailable
     def _period_usage(self, subject: str, period: str) -> tuple[Any, list[Any]]:
         r = usage_records.c
         with self._reader.connect() as conn:
@@ -215,21 +217,27 @@ class Ledger:
 
     def export(self, start: float | None, end: float | None, subject: str, page: int = 1000) -> Iterator[Any]:
         """Records oldest first, read in pages (blocking; run it in a thread)."""
-        r = usage_records.c
         after: tuple[float, str] | None = None
         while True:
-            query = sa.select(usage_records).order_by(r.create_time, r.record_id).limit(page)
-            if start is not None:
-                query = query.where(r.create_time >= start)
-            if end is not None:
-                query = query.where(r.create_time < end)
-            if subject:
-                query = query.where(r.subject == subject)
-            if after is not None:
-                query = query.where(sa.tuple_(r.create_time, r.record_id) > sa.tuple_(*after))
-            with self._reader.connect() as conn:
-                rows = conn.execute(query).all()
+            rows = self._export_page(start, end, subject, after, page)
             yield from rows
             if len(rows) < page:
                 return
             after = (rows[-1].create_time, rows[-1].record_id)
+
+    @reports_unavailable
+    def _export_page(
+        self, start: float | None, end: float | None, subject: str, after: tuple[float, str] | None, page: int
+    ) -> list[Any]:
+        r = usage_records.c
+        query = sa.select(usage_records).order_by(r.create_time, r.record_id).limit(page)
+        if start is not None:
+            query = query.where(r.create_time >= start)
+        if end is not None:
+            query = query.where(r.create_time < end)
+        if subject:
+            query = query.where(r.subject == subject)
+        if after is not None:
+            query = query.where(sa.tuple_(r.create_time, r.record_id) > sa.tuple_(*after))
+        with self._reader.connect() as conn:
+            return list(conn.execute(query).all())
