@@ -76,6 +76,12 @@ class WorkItem(Generic[T]):
     def cancel(self) -> None:
         self._cancel.set()
 
+    @property
+    def abandoned(self) -> bool:
+        """True once nobody will read this item's outcome: its caller left, or
+        compute already saw its deadline pass (gRPC then cuts the call)."""
+        return self._cancel.is_set()
+
     def emit(self, event: Any) -> None:
         """Sends a partial result to a streaming caller (thread-safe; no-op for unary)."""
         if self._emit is not None and not self._cancel.is_set():
@@ -138,8 +144,7 @@ class MicroBatcher(Generic[T, R]):
             self._task = None
         for queue in self._queues.values():
             for waiting in queue:
-                if not waiting.future.done():
-                    waiting.future.set_exception(errors.Unavailable("the server is shutting down; retry"))
+                _fail(waiting, errors.Unavailable("the server is shutting down; retry"))
         self._queues.clear()
         self._size = 0
 
@@ -254,12 +259,7 @@ class MicroBatcher(Generic[T, R]):
                 continue
             if self._metrics:
                 self._metrics.dropped.labels(self.name, reason).inc()
-            if reason == "cancelled":
-                waiting.future.cancel()  # nobody awaits it any more
-            elif not waiting.future.done():
-                waiting.future.set_exception(
-                    errors.DeadlineExceeded("the deadline passed while the call was queued")
-                )
+            _fail(waiting, errors.DeadlineExceeded("the deadline passed while the call was queued"))
         if queue is not None and not queue:
             del self._queues[key]
         self._observe_depth()
@@ -298,12 +298,21 @@ class MicroBatcher(Generic[T, R]):
         if self._metrics:
             self._metrics.batch_seconds.labels(self.name).observe(elapsed)
         for waiting, result in zip(batch, results, strict=True):
-            if waiting.future.done():
-                continue
-            if waiting.item._cancel.is_set():
-                waiting.future.cancel()  # its caller left: nobody will read a result or an error
-                continue
             if isinstance(result, BaseException):
-                waiting.future.set_exception(result)
-            else:
+                _fail(waiting, result)
+            elif not waiting.future.done() and not waiting.item.abandoned:
                 waiting.future.set_result(result)
+            else:
+                waiting.future.cancel()  # its caller left: nobody will read the result
+
+
+def _fail(waiting: _Waiting[Any, Any], error: BaseException) -> None:
+    """Fails a call's future; a call whose caller already left (cancelled, or
+    cut by its deadline) is cancelled instead, so that no exception is left
+    on a future nobody will await ("Future exception was never retrieved")."""
+    if waiting.future.done():
+        return
+    if waiting.item.abandoned:
+        waiting.future.cancel()
+    else:
+        waiting.future.set_exception(error)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc.aio import ServicerContext
 
 from serving import errors
@@ -26,8 +27,24 @@ from serving.status import internal_status, to_grpc_status
 
 _LOGGER = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"
+# How close to its deadline a cancelled call counts as expired rather than
+# cancelled by its client.
+_DEADLINE_SLACK_S = 0.05
 
 _Context: TypeAlias = ServicerContext[Any, Any]
+_Parse: TypeAlias = Callable[[bytes], Any] | None
+
+
+def _parsed(parse: _Parse, request: Any) -> Any:
+    """The request message; a body that does not parse is the client's error."""
+    if parse is None:
+        return request
+    try:
+        return parse(request)
+    except DecodeError:
+        raise errors.InvalidArgument(
+            "the request body is not a valid protobuf message of this method", reason="MALFORMED_REQUEST"
+        ) from None
 
 
 def split_method(full_method: str) -> tuple[str, str]:
@@ -54,28 +71,29 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         full_method = handler_call_details.method
         metadata = dict(handler_call_details.invocation_metadata or ())
         incoming_id = metadata.get(REQUEST_ID_KEY)
+        # The request is parsed inside the call, not by gRPC before it: a body that
+        # is not a valid message is then INVALID_ARGUMENT with details, and counted.
+        parse = handler.request_deserializer
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, full_method, incoming_id),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(handler.unary_unary, full_method, incoming_id, parse),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, full_method, incoming_id),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(handler.unary_stream, full_method, incoming_id, parse),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
     def _wrap_unary(
-        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None
+        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None, parse: _Parse
     ) -> Callable[[Any, _Context], Awaitable[Any]]:
         async def unary(request: Any, context: _Context) -> Any:
             call = _CallRecord(self._metrics, full_method, "unary", incoming_id)
-            await call.begin(context)
             try:
-                response = await behavior(request, context)
+                await call.begin(context)
+                response = await behavior(_parsed(parse, request), context)
                 call.messages += 1
                 return response
             except BaseException as exc:
@@ -87,13 +105,13 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         return unary
 
     def _wrap_stream(
-        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None
+        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None, parse: _Parse
     ) -> Callable[[Any, _Context], AsyncIterator[Any]]:
         async def stream(request: Any, context: _Context) -> AsyncIterator[Any]:
             call = _CallRecord(self._metrics, full_method, "server_stream", incoming_id)
-            await call.begin(context)
             try:
-                responses = behavior(request, context)
+                await call.begin(context)
+                responses = behavior(_parsed(parse, request), context)
                 if inspect.isawaitable(responses):
                     # A handler that writes with context.write (or raises) instead of yielding.
                     await responses
@@ -125,13 +143,20 @@ class _CallRecord:
         self.code = "OK"
         self.messages = 0
         self.start = time.perf_counter()
+        self.deadline: float | None = None
+        # Counted as started here, so that end() always balances it, whatever
+        # happens from the first await on (a client may cancel at once).
+        self.metrics.started.labels(*self.labels).inc()
+        self.metrics.in_flight.labels(*self.labels[:2]).inc()
+        self.metrics.messages_received.labels(*self.labels).inc()
 
     async def begin(self, context: _Context) -> None:
         # Each RPC runs in its own task, so the value never leaks to another call;
         # no reset at the end (a stream may be closed from another context).
         request_id_var.set(self.request_id)
-        self.metrics.started.labels(*self.labels).inc()
-        self.metrics.in_flight.labels(*self.labels[:2]).inc()
+        remaining = context.time_remaining()
+        if remaining is not None:
+            self.deadline = time.monotonic() + remaining
         # Initial metadata, so that error statuses (which replace trailers) keep it too.
         await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
 
@@ -142,8 +167,10 @@ class _CallRecord:
             self.code = exc.code
             await context.abort_with_status(to_grpc_status(exc))
         elif isinstance(exc, asyncio.CancelledError):
-            remaining = context.time_remaining()
-            self.code = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+            # From the deadline taken at the start: time_remaining() read now may
+            # still be a hair above zero when gRPC cancels an expired call.
+            expired = self.deadline is not None and time.monotonic() >= self.deadline - _DEADLINE_SLACK_S
+            self.code = "DEADLINE_EXCEEDED" if expired else "CANCELLED"
         elif isinstance(exc, grpc.aio.AbortError):
             code = context.code()
             self.code = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"

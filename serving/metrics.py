@@ -43,6 +43,9 @@ class RpcMetrics:
         self.messages_sent = Counter(
             "grpc_server_msg_sent", "Response messages sent.", labels, registry=registry
         )
+        self.messages_received = Counter(
+            "grpc_server_msg_received", "Request messages received.", labels, registry=registry
+        )
         self.in_flight = Gauge(
             "grpc_server_in_flight",
             "RPCs being handled now.",

@@ -18,8 +18,8 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from prometheus_client import CollectorRegistry
+from grpc_reflection.v1alpha import reflection, reflection_pb2
+from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry
 
 from serving.interceptors import ServingInterceptor
 from serving.metrics import BatchMetrics, MetricsEndpoint, RpcMetrics, serve_metrics
@@ -75,6 +75,27 @@ def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
     return options
 
 
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(service_names: list[str], server: grpc.aio.Server) -> None:
+    """Server reflection under v1 (asked first by grpcurl, Postman and newer
+    clients) and v1alpha. The two protocols have the same messages, field for
+    field; grpcio-reflection ships only v1alpha, so v1 is served by the same
+    servicer under the v1 name."""
+    names = [*service_names, reflection.SERVICE_NAME, REFLECTION_V1]
+    servicer = reflection.aio.ReflectionServicer(names)
+    handler = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    for name in (reflection.SERVICE_NAME, REFLECTION_V1):
+        server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler(name, {"ServerReflectionInfo": handler})]
+        )
+
+
 class ServingApp:
     """One gRPC server process: the services it serves plus health, reflection and metrics."""
 
@@ -82,6 +103,9 @@ class ServingApp:
         self.name = name
         self.settings = settings
         self.registry = CollectorRegistry()
+        # Process (RSS, CPU seconds, open fds, start time), Python GC and platform, as dashboards expect.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
         self.rpc_metrics = RpcMetrics(self.registry)
         self.batch_metrics = BatchMetrics(self.registry)
         self.health = health.aio.HealthServicer()
@@ -112,9 +136,7 @@ class ServingApp:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         for service in self._services:
             service.register(server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-        )
+        _enable_reflection([*self.service_names, health.SERVICE_NAME], server)
         # The async HealthServicer starts "" as SERVING: say NOT_SERVING before the port opens.
         for name in ("", *self.service_names):
             await self.health.set(name, NOT_SERVING)
@@ -189,3 +211,8 @@ class ServingApp:
             raise self._load_task.exception()  # type: ignore[misc]
         await stop_wait
         await self.stop()
+        # Drained: a signal that comes now (a launcher's SIGTERM after the
+        # terminal's SIGINT) must not kill the exiting process with -15.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)

@@ -59,3 +59,28 @@ async def test_sigterm_lets_the_in_flight_call_finish() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_second_signal_while_exiting_does_not_kill_the_drained_process(tmp_path: Path) -> None:
+    # `make run`: the terminal's SIGINT reaches every server, then the launcher sends SIGTERM.
+    env = {**os.environ, "GATEWAY_PORT": "0", "GATEWAY_METRICS_PORT": "0", "GATEWAY_DATA_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway"], cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    try:
+        lines: list[str] = []
+        for line in process.stderr:
+            lines.append(line)
+            if '"message": "serving"' in line:
+                break
+        process.send_signal(signal.SIGINT)
+        for line in process.stderr:
+            if '"message": "stopped"' in line:
+                break
+        process.send_signal(signal.SIGTERM)  # the launcher's, arriving while the process exits
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
