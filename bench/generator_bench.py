@@ -202,7 +202,7 @@ async def run(checkpoint: Path, calls: int) -> list[Row]:
                             f"{extra:.0f} steps ran after the cancel",
                         )
                     )
-            await app.stop(grace_period_s=1)
+            await app.stop(grace_period_s=1, drain_delay_s=0)
     return rows
 
 

@@ -30,6 +30,12 @@ REQUEST_ID_KEY = "x-request-id"
 # How close to its deadline a cancelled call counts as expired rather than
 # cancelled by its client.
 _DEADLINE_SLACK_S = 0.05
+# What a call refused or cut by a draining server is told to wait before retrying.
+_DRAIN_RETRY_AFTER_S = 1.0
+# Health is answered to the end, and never waited for.
+_ALWAYS_ANSWERED = "/grpc.health.v1."
+# The cancel message of calls cut when the grace period ends.
+_CUT = "grace period over"
 
 _Context: TypeAlias = ServicerContext[Any, Any]
 _Parse: TypeAlias = Callable[[bytes], Any] | None
@@ -59,6 +65,50 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, metrics: RpcMetrics) -> None:
         self._metrics = metrics
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.draining = False
+
+    def refuse_new_calls(self) -> None:
+        """From now on a new call is UNAVAILABLE with RetryInfo (a client retries
+        it on another replica), never cut by the transport as CANCELLED."""
+        self.draining = True
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Waits until no call is in flight; False when ``timeout_s`` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def cut_calls(self) -> int:
+        """Cancels the calls still in flight; each ends UNAVAILABLE with RetryInfo."""
+        for task in self._calls:
+            task.cancel(_CUT)
+        return len(self._calls)
+
+    def _enter(self, call: _CallRecord) -> None:
+        if call.full_method.startswith(_ALWAYS_ANSWERED):
+            return  # health says NOT_SERVING while draining, and a Watch may stay open
+        if self.draining:
+            raise errors.Unavailable(
+                "the server is shutting down; retry (another replica will take the call)",
+                reason="SHUTTING_DOWN",
+                retry_after_s=_DRAIN_RETRY_AFTER_S,
+            )
+        task = asyncio.current_task()
+        if task is not None:
+            call.task = task
+            self._calls.add(task)
+            self._idle.clear()
+
+    def _leave(self, call: _CallRecord) -> None:
+        if call.task is not None:
+            self._calls.discard(call.task)
+            if not self._calls:
+                self._idle.set()
 
     async def intercept_service(
         self,
@@ -92,6 +142,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         async def unary(request: Any, context: _Context) -> Any:
             call = _CallRecord(self._metrics, full_method, "unary", incoming_id)
             try:
+                self._enter(call)
                 await call.begin(context)
                 response = await behavior(_parsed(parse, request), context)
                 call.messages += 1
@@ -100,6 +151,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 await call.fail(exc, context)
                 raise
             finally:
+                self._leave(call)
                 call.end()
 
         return unary
@@ -110,6 +162,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         async def stream(request: Any, context: _Context) -> AsyncIterator[Any]:
             call = _CallRecord(self._metrics, full_method, "server_stream", incoming_id)
             try:
+                self._enter(call)
                 await call.begin(context)
                 responses = behavior(_parsed(parse, request), context)
                 if inspect.isawaitable(responses):
@@ -124,6 +177,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 await call.fail(exc, context)
                 raise
             finally:
+                self._leave(call)
                 call.end()
 
         return stream
@@ -144,6 +198,7 @@ class _CallRecord:
         self.messages = 0
         self.start = time.perf_counter()
         self.deadline: float | None = None
+        self.task: asyncio.Task[Any] | None = None
         # Counted as started here, so that end() always balances it, whatever
         # happens from the first await on (a client may cancel at once).
         self.metrics.started.labels(*self.labels).inc()
@@ -166,6 +221,15 @@ class _CallRecord:
         if isinstance(exc, errors.ServingError):
             self.code = exc.code
             await context.abort_with_status(to_grpc_status(exc))
+        elif isinstance(exc, asyncio.CancelledError) and exc.args == (_CUT,):
+            # The grace period ran out: say so in a status a client retries.
+            error = errors.Unavailable(
+                "the server shut down before the call finished; retry",
+                reason="SHUTTING_DOWN",
+                retry_after_s=_DRAIN_RETRY_AFTER_S,
+            )
+            self.code = error.code
+            await context.abort_with_status(to_grpc_status(error))
         elif isinstance(exc, asyncio.CancelledError):
             # From the deadline taken at the start: time_remaining() read now may
             # still be a hair above zero when gRPC cancels an expired call.

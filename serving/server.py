@@ -27,6 +27,8 @@ from serving.settings import ServerSettings
 
 _LOGGER = logging.getLogger(__name__)
 
+# How long calls cut at the end of the grace period get to send their status.
+_CUT_WAIT_S = 2.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -109,6 +111,7 @@ class ServingApp:
         self.rpc_metrics = RpcMetrics(self.registry)
         self.batch_metrics = BatchMetrics(self.registry)
         self.health = health.aio.HealthServicer()
+        self._interceptor = ServingInterceptor(self.rpc_metrics)
         self._services: list[ServedService] = []
         self._server: grpc.aio.Server | None = None
         self._metrics: MetricsEndpoint | None = None
@@ -130,9 +133,7 @@ class ServingApp:
     async def start(self) -> None:
         """Binds and starts serving at once (health NOT_SERVING), then loads the
         services in the background; ``wait_ready`` waits for SERVING."""
-        server = grpc.aio.server(
-            interceptors=[ServingInterceptor(self.rpc_metrics)], options=grpc_options(self.settings)
-        )
+        server = grpc.aio.server(interceptors=[self._interceptor], options=grpc_options(self.settings))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         for service in self._services:
             service.register(server)
@@ -172,19 +173,30 @@ class ServingApp:
             raise RuntimeError("start() was not called")
         await asyncio.shield(self._load_task)
 
-    async def stop(self, grace_period_s: float | None = None) -> None:
-        """Drains: NOT_SERVING, refuse new calls, let in-flight ones finish, release."""
+    async def stop(self, grace_period_s: float | None = None, drain_delay_s: float | None = None) -> None:
+        """Drains: NOT_SERVING at once; keeps serving for the drain delay (load
+        balancers stop routing here meanwhile); then refuses new calls with
+        UNAVAILABLE + RetryInfo while in-flight ones get the grace period; cuts
+        what is left, also with UNAVAILABLE + RetryInfo; releases the models."""
         grace = self.settings.grace_period_s if grace_period_s is None else grace_period_s
+        delay = self.settings.drain_delay_s if drain_delay_s is None else drain_delay_s
         await self.health.enter_graceful_shutdown()
-        _LOGGER.info("draining", extra={"server": self.name, "grace_period_s": grace})
+        _LOGGER.info("draining", extra={"server": self.name, "drain_delay_s": delay, "grace_period_s": grace})
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._load_task
-        if self.settings.drain_delay_s > 0:
-            await asyncio.sleep(self.settings.drain_delay_s)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._interceptor.refuse_new_calls()
+        if not await self._interceptor.wait_idle(grace):
+            cut = self._interceptor.cut_calls()
+            _LOGGER.warning(
+                "grace period over: cut calls in flight", extra={"server": self.name, "calls": cut}
+            )
+            await self._interceptor.wait_idle(_CUT_WAIT_S)
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._server.stop(0)
         for service in reversed(self._services):
             await service.close()
         if self._metrics is not None:

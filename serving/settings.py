@@ -26,13 +26,18 @@ class ServerSettings(BaseSettings):
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 picks a free one.")
     grace_period_s: float = Field(
-        30.0, ge=0, description="On SIGTERM, how long in-flight calls may take to finish."
+        20.0,
+        ge=0,
+        description="On SIGTERM, after the drain delay, how long calls in flight may take to finish; then "
+        "they are cut with UNAVAILABLE + RetryInfo. Keep drain_delay_s + grace_period_s below the pod's "
+        "terminationGracePeriodSeconds (30 s by default on Kubernetes).",
     )
     drain_delay_s: float = Field(
-        0.0,
+        5.0,
         ge=0,
         description="On SIGTERM, how long to keep serving while health says NOT_SERVING, so that load "
-        "balancers stop routing first (5 s on Kubernetes).",
+        "balancers and Kubernetes endpoints stop routing here first (they take a few seconds); new calls "
+        "after it are refused with UNAVAILABLE + RetryInfo. 0 for a laptop (make run sets it).",
     )
     max_message_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request or response message, in bytes."

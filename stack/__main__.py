@@ -91,6 +91,9 @@ def main() -> None:
     # The gateway's admin credential: the operator's, or a fresh one for this run.
     admin_token = os.environ.get("GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     environment = {**os.environ, "GATEWAY_ADMIN_TOKEN": admin_token}
+    # On a laptop nothing routes around a stopping server: Ctrl-C need not wait for load balancers.
+    for prefix in ("CAPTIONER", "GENERATOR", "GATEWAY"):
+        environment.setdefault(f"{prefix}_DRAIN_DELAY_S", "0")
     servers = _servers()
     processes = {
         server.name: subprocess.Popen([sys.executable, "-m", server.module], env=environment)

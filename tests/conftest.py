@@ -31,7 +31,7 @@ async def running(app: ServingApp, grace_period_s: float = 1) -> AsyncIterator[S
         await app.wait_ready()
         yield app
     finally:
-        await app.stop(grace_period_s=grace_period_s)
+        await app.stop(grace_period_s=grace_period_s, drain_delay_s=0)
 
 
 async def health_status(channel: grpc.aio.Channel, service: str = "") -> int:

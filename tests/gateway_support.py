@@ -80,6 +80,7 @@ def spawn(
         f"{prefix}_PORT": str(port),
         f"{prefix}_METRICS_PORT": str(metrics_port),
         f"{prefix}_GRACE_PERIOD_S": "2",
+        f"{prefix}_DRAIN_DELAY_S": "0",
         **(env or {}),
     }
     log = log_dir / f"{module}-{port}.log"

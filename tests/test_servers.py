@@ -63,7 +63,7 @@ async def test_health_reflection_and_drain(name: str, tiny_blip: dict[str, Path]
         await app.health.enter_graceful_shutdown()
         assert await health_status(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
         assert await health_status(channel, services[0]) == health_pb2.HealthCheckResponse.NOT_SERVING
-    await app.stop(grace_period_s=0)
+    await app.stop(grace_period_s=0, drain_delay_s=0)
 
 
 async def test_metrics_count_every_rpc_unary_and_stream(tiny_blip: dict[str, Path], tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ async def test_metrics_count_every_rpc_unary_and_stream(tiny_blip: dict[str, Pat
     assert f'grpc_server_msg_sent_total{{grpc_method="StreamCaption",{stream}}} {len(messages)}.0' in body
     assert "grpc_server_handling_seconds_bucket" in body
     assert f'grpc_server_in_flight{{grpc_method="Caption",{labels}}} 0.0' in body
-    await captioner.stop(grace_period_s=0)
+    await captioner.stop(grace_period_s=0, drain_delay_s=0)
 
 
 async def test_generator_contract_is_served(tiny_blip: dict[str, Path], tmp_path: Path) -> None:
@@ -109,4 +109,4 @@ async def test_generator_contract_is_served(tiny_blip: dict[str, Path], tmp_path
         info = imaging.errors.details(caught.value)
         assert info.code == grpc.StatusCode.INVALID_ARGUMENT
         assert info.field_violations[0].field.startswith("spec")
-    await generator.stop(grace_period_s=0)
+    await generator.stop(grace_period_s=0, drain_delay_s=0)
