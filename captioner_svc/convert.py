@@ -6,6 +6,11 @@ so the servicer stays a thin decode/await/encode shell.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 from captioner_svc.options import AttentionResult, CaptionResult, DecodeOptions, Finish, Strategy
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.common.v1 import common_pb2
@@ -18,6 +23,10 @@ MAX_STOP_SEQUENCE_CHARS = 64
 MAX_PREFIX_CHARS = 256
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 512
+# Seeds are int64 on the wire and image i of a request uses seed + i.
+MAX_SEED = 2**63 - 1
+# An unset seed is drawn below this, so that it reads well when echoed back.
+RANDOM_SEED_BOUND = 2**31
 
 _STRATEGIES = {
     pb.DECODING_STRATEGY_UNSPECIFIED: Strategy.GREEDY,
@@ -38,8 +47,64 @@ _FINISH = {
 }
 
 
+@dataclass(frozen=True)
+class TokenBudget:
+    """How many tokens a caption may have: the caption decoder holds
+    ``positions`` tokens, BOS and the prefix included, and the server's
+    setting may cap that further."""
+
+    positions: int
+    configured_limit: int
+    configured_default: int
+
+    def room(self, prefix_tokens: int) -> int:
+        """The largest max_new_tokens after a prefix of ``prefix_tokens`` tokens (BOS takes one)."""
+        return min(self.configured_limit, self.positions - 1 - prefix_tokens)
+
+    @property
+    def limit(self) -> int:
+        """The largest max_new_tokens without a prefix, as GetModelInfo advertises it."""
+        return self.room(0)
+
+    @property
+    def default(self) -> int:
+        """The max_new_tokens of a request that leaves it unset (a prefix may cut it further)."""
+        return min(self.configured_default, self.limit)
+
+    @property
+    def max_caption_tokens(self) -> int:
+        """The longest caption whose cross-attention can be computed: every position but BOS."""
+        return self.positions - 1
+
+
 def _bad(field: str, description: str) -> errors.InvalidArgument:
     return errors.InvalidArgument.of(field, description)
+
+
+def checkpoint_name(source: str) -> str:
+    """A checkpoint as clients see it: a local directory by its name (never
+    its path on this server's disk), a hub id as it is."""
+    if not source:
+        return ""
+    path = Path(source)
+    return path.name if path.is_dir() else source
+
+
+def prefix_text(value: str, field: str = "prefix") -> str:
+    """The prefix, checked for length and stripped (the caption then joins it with one space)."""
+    if len(value) > MAX_PREFIX_CHARS:
+        raise _bad(field, f"at most {MAX_PREFIX_CHARS} characters, got {len(value)}")
+    return value.strip()
+
+
+def seed(decoding: pb.DecodingOptions, image_count: int, field: str = "decoding") -> int:
+    """The request's seed, or a random one; every image's seed (seed + i) must be an int64 >= 0."""
+    if not decoding.HasField("seed"):
+        return random.randrange(RANDOM_SEED_BOUND)
+    highest = MAX_SEED - (image_count - 1)
+    if not 0 <= decoding.seed <= highest:
+        raise _bad(f"{field}.seed", f"must be between 0 and {highest}, got {decoding.seed}")
+    return decoding.seed
 
 
 def resize_mode(value: int, field: str = "resize_mode") -> ResizeMode:
@@ -48,16 +113,39 @@ def resize_mode(value: int, field: str = "resize_mode") -> ResizeMode:
     return _RESIZE_MODES[value]  # type: ignore[index]
 
 
+def max_new_tokens(
+    decoding: pb.DecodingOptions, prefix_tokens: int, budget: TokenBudget, field: str = "decoding"
+) -> int:
+    """The request's max_new_tokens, within the room its prefix leaves; unset,
+    the server's default, cut to that room."""
+    room = budget.room(prefix_tokens)
+    if room < 1:
+        raise _bad(
+            "prefix",
+            f"the prefix is {prefix_tokens} tokens and leaves no room for a caption: "
+            f"this model's captions have at most {budget.max_caption_tokens} tokens, the prefix included",
+        )
+    if not decoding.max_new_tokens:
+        return min(budget.default, room)
+    if not 1 <= decoding.max_new_tokens <= room:
+        after_prefix = f" after a prefix of {prefix_tokens} tokens" if room < budget.limit else ""
+        raise _bad(
+            f"{field}.max_new_tokens",
+            f"must be between 1 and {room}{after_prefix}, got {decoding.max_new_tokens}",
+        )
+    return decoding.max_new_tokens
+
+
 def decode_options(
     decoding: pb.DecodingOptions,
     prefix: str,
+    max_new: int,
     adapter: str,
     adapters: list[str],
-    default_max_new_tokens: int,
-    max_new_tokens_limit: int,
     field: str = "decoding",
 ) -> DecodeOptions:
-    """Validates decoding options and applies the defaults the contract states."""
+    """Validates decoding options and applies the defaults the contract states;
+    ``prefix`` and ``max_new`` are already checked (``prefix``, ``max_new_tokens``)."""
     if decoding.strategy not in _STRATEGIES:
         raise _bad(f"{field}.strategy", f"unknown decoding strategy {decoding.strategy}")
     strategy = _STRATEGIES[decoding.strategy]
@@ -82,9 +170,6 @@ def decode_options(
     length_penalty = decoding.length_penalty or 1.0
     if not -5 <= length_penalty <= 5:
         raise _bad(f"{field}.length_penalty", f"must be in [-5, 5], got {length_penalty}")
-    max_new = decoding.max_new_tokens or default_max_new_tokens
-    if not 1 <= max_new <= max_new_tokens_limit:
-        raise _bad(f"{field}.max_new_tokens", f"must be between 1 and {max_new_tokens_limit}, got {max_new}")
     if not 0 <= decoding.min_new_tokens <= max_new:
         raise _bad(f"{field}.min_new_tokens", f"must be between 0 and max_new_tokens ({max_new})")
     stops = tuple(decoding.stop_sequences)
@@ -95,8 +180,6 @@ def decode_options(
             raise _bad(
                 f"{field}.stop_sequences[{index}]", f"must be 1 to {MAX_STOP_SEQUENCE_CHARS} characters"
             )
-    if len(prefix) > MAX_PREFIX_CHARS:
-        raise _bad("prefix", f"at most {MAX_PREFIX_CHARS} characters, got {len(prefix)}")
     if adapter and adapter not in adapters:
         raise errors.NotFound(
             f"no adapter named {adapter!r}; loaded adapters: {', '.join(adapters) or 'none'}",
@@ -116,7 +199,7 @@ def decode_options(
         max_new_tokens=max_new,
         early_stopping=decoding.early_stopping,
         stop_sequences=stops,
-        prefix=prefix.strip(),
+        prefix=prefix,
         adapter=adapter,
     )
 
@@ -143,7 +226,10 @@ def usage(image_count: int, megapixels: float, token_count: int = 0) -> common_p
     return common_pb2.Usage(image_count=image_count, megapixels=round(megapixels, 6), token_count=token_count)
 
 
-def attention_message(result: AttentionResult, per_head: bool) -> pb.GetCrossAttentionResponse:
+def attention_message(
+    result: AttentionResult, per_head: bool, heatmaps: Sequence[bytes] = ()
+) -> pb.GetCrossAttentionResponse:
+    """The response for ``result``; ``heatmaps``, when given, are one PNG per token."""
     tokens = []
     for index, (token_id, text, per_layer) in enumerate(
         zip(result.token_ids, result.token_texts, result.maps, strict=True)
@@ -156,6 +242,9 @@ def attention_message(result: AttentionResult, per_head: bool) -> pb.GetCrossAtt
                     attention_map.head = head
                 maps.append(attention_map)
         tokens.append(pb.TokenAttention(index=index, token_id=token_id, text=text, maps=maps))
+    if heatmaps:
+        for token, png in zip(tokens, heatmaps, strict=True):
+            token.heatmap.CopyFrom(common_pb2.Image(data=png, media_type="image/png"))
     return pb.GetCrossAttentionResponse(
         caption=result.caption,
         grid_height=result.grid_height,

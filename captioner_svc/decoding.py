@@ -72,19 +72,27 @@ class Detokenizer:
         )
 
     def full_text(self, token_ids: Sequence[int]) -> str:
-        """The caption for ``token_ids``: the prefix as sent, then the decoded tokens."""
-        generated = self._decode([*self.prefix_ids, *token_ids])
-        prefix = self._decoded_prefix
-        tail = generated[len(prefix) :] if generated.startswith(prefix) else " " + generated
+        """The caption for ``token_ids``: the prefix as sent, then what the tokens add."""
+        continuation = self._continuation(token_ids)
         if not self.prefix:
-            return tail.strip()
-        return (self.prefix + tail).rstrip() if tail.strip() else self.prefix
+            return continuation.strip()
+        return (self.prefix + continuation).rstrip() if continuation.strip() else self.prefix
+
+    def _continuation(self, token_ids: Sequence[int]) -> str:
+        """The text ``token_ids`` add after the prefix, led by a space where a new word starts."""
+        in_context = self._decode([*self.prefix_ids, *token_ids])
+        if self._decoded_prefix and in_context.startswith(self._decoded_prefix):
+            # Decoded after the prefix, a word piece may join its last word.
+            return in_context[len(self._decoded_prefix) :]
+        # The prefix decodes to nothing (unknown words are dropped as [UNK]) or
+        # differently in context: the tokens start a new word after it.
+        return " " + self._decode(token_ids).lstrip()
 
     def cut_at_stop(self, text: str) -> str | None:
-        """The text before the first stop sequence after the prefix, or None if none occurs."""
+        """The text exactly before the first stop sequence after the prefix, or None if none occurs."""
         cuts = [text.find(s, len(self.prefix)) for s in self.stop_sequences]
         found = [c for c in cuts if c >= 0]
-        return text[: min(found)].rstrip() if found else None
+        return text[: min(found)] if found else None
 
     def safe_length(self, text: str) -> int:
         """How much of ``text`` can be sent: all but a tail that starts a stop sequence."""

@@ -9,6 +9,7 @@ switching LoRA adapters per batch safe.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +53,8 @@ class ModelFacts:
     decoder_layers: int
     decoder_heads: int
     embedding_dimension: int
+    # Token positions of the text decoder: BOS, prefix and caption together.
+    decoder_positions: int
 
     @property
     def grid_side(self) -> int:
@@ -71,6 +74,7 @@ class CaptionEngine:
         self.retriever: Any = None
         self.retrieval_processor: Any = None
         self._peft: Any = None
+        self._counting_tokenizer: Any = None
         self.facts: ModelFacts | None = None
 
     # -- loading --------------------------------------------------------------------
@@ -81,6 +85,9 @@ class CaptionEngine:
         if self.config.caption_model:
             self.caption_processor = BlipProcessor.from_pretrained(self.config.caption_model)
             self.captioner = self._load(BlipForConditionalGeneration, self.config.caption_model)
+            # Requests are measured on the event loop while the worker decodes: a
+            # fast tokenizer is not safe to share between threads, so that gets its own.
+            self._counting_tokenizer = copy.deepcopy(self.caption_processor.tokenizer)
             self._load_adapters()
         if self.config.retrieval_model:
             self.retrieval_processor = BlipProcessor.from_pretrained(self.config.retrieval_model)
@@ -95,6 +102,7 @@ class CaptionEngine:
                 decoder_layers=text.num_hidden_layers,
                 decoder_heads=text.num_attention_heads,
                 embedding_dimension=self.retriever.config.image_text_hidden_size if self.retriever else 0,
+                decoder_positions=text.max_position_embeddings,
             )
         _LOGGER.info("models loaded", extra={"seconds": round(time.perf_counter() - started, 2)})
 
@@ -133,6 +141,12 @@ class CaptionEngine:
         else:
             with self._peft.disable_adapter():
                 yield
+
+    def token_count(self, text: str) -> int:
+        """How many caption-decoder tokens ``text`` takes, special tokens excluded (any thread)."""
+        if not text:
+            return 0
+        return len(self._counting_tokenizer(text, add_special_tokens=False).input_ids)
 
     # -- captions ---------------------------------------------------------------------
 

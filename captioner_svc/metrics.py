@@ -17,8 +17,9 @@ class CaptionerMetrics:
         )
         self.stage_seconds = Histogram(
             "imaging_captioner_stage_seconds",
-            "Time per stage: preprocess (decode and fit images, per request), encode (vision tower) "
-            "and decode (text decoder), per batch, in seconds.",
+            "Time per stage, in seconds: preprocess (decode and fit images, per request); per batch, "
+            "encode_image (vision tower) and decode (text decoder) of captions, embed_image, "
+            "embed_text, match and cross_attention.",
             ("stage",),
             buckets=LATENCY_BUCKETS_S,
             registry=registry,

@@ -38,10 +38,20 @@ class MatchJob:
 @dataclass(frozen=True)
 class AttentionJob:
     image: Image.Image
-    caption: str  # empty: generate one greedily with ``options`` first
+    caption: str  # empty: generate one with ``options`` and ``seed`` first
     options: DecodeOptions
+    seed: int
     layers: tuple[int, ...]
     per_head: bool
+
+
+# The stage label of each operation but captions (whose stages are encode_image and decode).
+_STAGES = {
+    "embed_images": "embed_image",
+    "embed_texts": "embed_text",
+    "match": "match",
+    "attention": "cross_attention",
+}
 
 
 class CaptionerRuntime(ModelRuntime):
@@ -74,6 +84,8 @@ class CaptionerRuntime(ModelRuntime):
         operation = key[0] if isinstance(key, tuple) else key
         if operation == "caption":
             return self._caption(key[1], items)  # type: ignore[index]
+        if operation not in _STAGES:
+            raise ValueError(f"unknown operation {operation!r}")
         started = time.perf_counter()
         results: list[Any]
         if operation == "embed_images":
@@ -82,39 +94,30 @@ class CaptionerRuntime(ModelRuntime):
             results = list(self.engine.embed_texts([item.payload for item in items]))
         elif operation == "match":
             results = [self.engine.match(item.payload.image, item.payload.texts) for item in items]
-        elif operation == "attention":
-            results = [self._attention(item.payload) for item in items]
         else:
-            raise ValueError(f"unknown operation {operation!r}")
-        self.metrics.stage_seconds.labels("encode").observe(time.perf_counter() - started)
+            results = [self._attention(item) for item in items]
+        self.metrics.stage_seconds.labels(_STAGES[operation]).observe(time.perf_counter() - started)
         return results
 
     def _caption(self, options: DecodeOptions, items: Sequence[WorkItem[CaptionJob]]) -> list[Any]:
         results = self.engine.caption(options, [item.payload for item in items], items)
         finished = [r for r in results if isinstance(r, CaptionResult)]
         if finished:
-            self.metrics.stage_seconds.labels("encode").observe(finished[0].encode_s)
+            self.metrics.stage_seconds.labels("encode_image").observe(finished[0].encode_s)
             self.metrics.stage_seconds.labels("decode").observe(finished[0].decode_s)
             self.metrics.tokens.inc(sum(len(r.token_ids) for r in finished))
         return results
 
-    def _attention(self, job: AttentionJob) -> AttentionResult:
+    def _attention(self, item: WorkItem[AttentionJob]) -> AttentionResult | Exception:
+        job = item.payload
         caption = job.caption
         if not caption:
-            result = self.engine.caption(job.options, [CaptionJob(job.image, 0)], [_Silent()])[0]
+            # The call's own item is the caption's row: cancelled, it stops decoding at the next token.
+            result = self.engine.caption(job.options, [CaptionJob(job.image, job.seed)], [item])[0]
             if isinstance(result, Exception):
-                raise result
+                return result
             caption = result.text
         return self.engine.cross_attention(job.image, caption, job.layers, job.per_head)
-
-
-class _Silent:
-    """A row nobody listens to: the caption made for an attention call."""
-
-    cancelled = False
-
-    def emit(self, event: Any) -> None:
-        return None
 
 
 def build_app(settings: CaptionerSettings) -> ServingApp:

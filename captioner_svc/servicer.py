@@ -4,7 +4,6 @@ runtime's batcher, convert back. Nothing else happens here."""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -12,14 +11,14 @@ from typing import Any
 from PIL import Image
 
 from captioner_svc import convert
-from captioner_svc.heatmap import render_heatmap
-from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, TokenEvent
+from captioner_svc.heatmap import heatmap_pngs
+from captioner_svc.options import AttentionResult, CaptionJob, CaptionResult, DecodeOptions, TokenEvent
 from captioner_svc.service import AttentionJob, CaptionerRuntime, MatchJob
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from serving import errors
-from serving.images import ImageLimits, ResizeMode, decode_image, encode_image, fit_square
+from serving.images import ImageLimits, ResizeMode, decode_image, fit_square, pixel_limit
 
 _Context = Any  # grpc.aio.ServicerContext; only time_remaining() is used
 
@@ -42,22 +41,26 @@ class CaptionerServicer(captioner_pb2_grpc.CaptionerServiceServicer):
             capabilities += [pb.CAPABILITY_CAPTION, pb.CAPABILITY_CROSS_ATTENTION]
         if self.engine.retriever is not None:
             capabilities += [pb.CAPABILITY_EMBED, pb.CAPABILITY_MATCH]
+        budget = self._budget() if self.engine.captioner is not None else None
         return pb.GetModelInfoResponse(
-            caption_model=self.settings.caption_model,
-            retrieval_model=self.settings.retrieval_model,
+            caption_model=convert.checkpoint_name(self.settings.caption_model),
+            retrieval_model=convert.checkpoint_name(self.settings.retrieval_model),
             capabilities=capabilities,
             image_size_px=facts.image_size_px if facts else 0,
             patch_size_px=facts.patch_size_px if facts else 0,
             grid_height=facts.grid_side if facts else 0,
             grid_width=facts.grid_side if facts else 0,
-            max_new_tokens_limit=self.settings.max_new_tokens_limit,
-            default_max_new_tokens=self.settings.default_max_new_tokens,
+            max_new_tokens_limit=budget.limit if budget else 0,
+            default_max_new_tokens=budget.default if budget else 0,
             max_images_per_request=self.settings.max_images_per_request,
             max_image_bytes=self.settings.max_image_bytes,
-            max_image_pixels=self.settings.max_image_pixels,
+            max_image_pixels=pixel_limit(self.limits),
             embedding_dimension=facts.embedding_dimension if facts else 0,
             adapters=[
-                pb.Adapter(name=name, description=f"LoRA adapter loaded from {self.settings.adapters[name]}")
+                pb.Adapter(
+                    name=name,
+                    description=f"LoRA adapter {convert.checkpoint_name(self.settings.adapters[name])}",
+                )
                 for name in self.engine.adapter_names
             ],
             max_batch_size=self.settings.max_batch_size,
@@ -69,8 +72,8 @@ class CaptionerServicer(captioner_pb2_grpc.CaptionerServiceServicer):
         self._require_captioner("Caption")
         options = self._options(request.decoding, request.prefix, request.adapter)
         mode = convert.resize_mode(request.resize_mode)
+        seed = convert.seed(request.decoding, len(request.images))
         images, megapixels = await self._images(request.images, mode)
-        seed = self._seed(request.decoding)
         results: list[CaptionResult] = await asyncio.gather(
             *(
                 self.runtime.batcher.submit(
@@ -98,8 +101,8 @@ class CaptionerServicer(captioner_pb2_grpc.CaptionerServiceServicer):
         mode = convert.resize_mode(request.resize_mode)
         if not request.HasField("image"):
             raise errors.InvalidArgument.of("image", "an image is required")
+        seed = convert.seed(request.decoding, 1)
         (image,), megapixels = await self._images([request.image], mode, field="image")
-        seed = self._seed(request.decoding)
         first = True
         events = self.runtime.batcher.stream(
             CaptionJob(image, seed), key=("caption", options), timeout_s=context.time_remaining()
@@ -201,45 +204,53 @@ class CaptionerServicer(captioner_pb2_grpc.CaptionerServiceServicer):
             raise errors.InvalidArgument.of(
                 "head_reduction", f"unknown head reduction {request.head_reduction}"
             )
-        if len(request.caption) > convert.MAX_TEXT_CHARS:
-            raise errors.InvalidArgument.of("caption", f"at most {convert.MAX_TEXT_CHARS} characters")
+        caption = self._attention_caption(request.caption)
         options = self._options(request.decoding, "", "")
+        seed = convert.seed(request.decoding, 1)
         per_head = request.head_reduction == pb.HEAD_REDUCTION_NONE
         (image,), megapixels = await self._images(
             [request.image], convert.resize_mode(request.resize_mode), field="image"
         )
-        job = AttentionJob(image, request.caption.strip(), options, tuple(request.layers), per_head)
-        result = await self.runtime.batcher.submit(
+        job = AttentionJob(image, caption, options, seed, tuple(request.layers), per_head)
+        result: AttentionResult = await self.runtime.batcher.submit(
             job, key=("attention",), timeout_s=context.time_remaining()
         )
-        response = convert.attention_message(result, per_head)
-        if request.render_heatmaps:
-            for token, per_layer in zip(response.tokens, result.maps, strict=True):
-                # The heatmap shows the mean over the returned layers and heads.
-                flat = [w for heads in per_layer for w in heads]
-                mean = [sum(column) / len(flat) for column in zip(*flat, strict=True)]
-                png = encode_image(
-                    render_heatmap(image, mean, result.grid_height, result.grid_width), "image/png"
-                )
-                token.heatmap.CopyFrom(common_pb2.Image(data=png, media_type="image/png"))
+
+        def build() -> pb.GetCrossAttentionResponse:
+            heatmaps = heatmap_pngs(image, result) if request.render_heatmaps else []
+            return convert.attention_message(result, per_head, heatmaps)
+
+        # Heatmaps are drawn and encoded per token, and the maps are many floats: not on the event loop.
+        response = await asyncio.to_thread(build)
         response.usage.CopyFrom(convert.usage(1, megapixels, len(result.token_ids)))
         return response
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _options(self, decoding: pb.DecodingOptions, prefix: str, adapter: str) -> DecodeOptions:
-        return convert.decode_options(
-            decoding,
-            prefix,
-            adapter,
-            self.engine.adapter_names,
-            self.settings.default_max_new_tokens,
-            self.settings.max_new_tokens_limit,
+    def _budget(self) -> convert.TokenBudget:
+        assert self.engine.facts is not None
+        return convert.TokenBudget(
+            positions=self.engine.facts.decoder_positions,
+            configured_limit=self.settings.max_new_tokens_limit,
+            configured_default=self.settings.default_max_new_tokens,
         )
 
-    @staticmethod
-    def _seed(decoding: pb.DecodingOptions) -> int:
-        return decoding.seed if decoding.HasField("seed") else random.randrange(2**31)
+    def _options(self, decoding: pb.DecodingOptions, prefix: str, adapter: str) -> DecodeOptions:
+        prefix = convert.prefix_text(prefix)
+        max_new = convert.max_new_tokens(decoding, self.engine.token_count(prefix), self._budget())
+        return convert.decode_options(decoding, prefix, max_new, adapter, self.engine.adapter_names)
+
+    def _attention_caption(self, caption: str) -> str:
+        """A given caption, checked to fit the decoder; empty asks for a generated one."""
+        if len(caption) > convert.MAX_TEXT_CHARS:
+            raise errors.InvalidArgument.of("caption", f"at most {convert.MAX_TEXT_CHARS} characters")
+        caption = caption.strip()
+        tokens, most = self.engine.token_count(caption), self._budget().max_caption_tokens
+        if tokens > most:
+            raise errors.InvalidArgument.of(
+                "caption", f"is {tokens} tokens; this model's captions have at most {most}"
+            )
+        return caption
 
     async def _images(
         self, images: Sequence[common_pb2.Image], mode: ResizeMode, field: str = "images"

@@ -51,7 +51,12 @@ class CaptionerSettings(ModelServerSettings):
     default_max_new_tokens: int = Field(
         30, ge=1, description="max_new_tokens when a request leaves it unset."
     )
-    max_new_tokens_limit: int = Field(64, ge=1, description="The largest max_new_tokens a request may ask.")
+    max_new_tokens_limit: int = Field(
+        64,
+        ge=1,
+        description="The largest max_new_tokens a request may ask; the caption model's decoder positions "
+        "(less BOS and the prefix) may cap it further, and GetModelInfo reports what applies.",
+    )
     max_images_per_request: int = Field(16, ge=1, description="Most images in one request.")
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest encoded image, in bytes.")
     max_image_pixels: int = Field(40_000_000, ge=1, description="Largest decoded image, width x height.")

@@ -4,12 +4,14 @@ to a model's square input, and encoding of output images.
 Decoding applies EXIF orientation, takes the first frame of animations and
 composites transparency on white; limits on bytes and pixels stop
 decompression bombs before the pixels are allocated. Every failure is an
-``InvalidArgument`` naming the field (``images[2].data``).
+``InvalidArgument`` naming the field (``images[2].data``) and the limit, in
+the service's own words.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from enum import Enum
@@ -26,6 +28,7 @@ ACCEPTED_FORMATS = {
     "BMP": "image/bmp",
     "GIF": "image/gif",
 }
+_ACCEPTED_NAMES = "PNG, JPEG, WebP, BMP or GIF"
 _MEDIA_ALIASES = {"image/jpg": "image/jpeg", "image/x-ms-bmp": "image/bmp"}
 
 
@@ -59,7 +62,10 @@ class DecodedImage:
 
 def decode_image(data: bytes, media_type: str, field: str, limits: ImageLimits) -> DecodedImage:
     """Decodes untrusted ``data`` into RGB; ``field`` is the request path used in errors
-    (``images[0]``: violations name ``images[0].data`` or ``images[0].media_type``)."""
+    (``images[0]``: violations name ``images[0].data`` or ``images[0].media_type``).
+
+    Error descriptions are the service's own words: never Pillow's (which name its
+    own limits) nor Python reprs of the buffer."""
     data_field = f"{field}.data"
     if not data:
         raise errors.InvalidArgument.of(data_field, "the image is empty; send the encoded file bytes")
@@ -67,38 +73,65 @@ def decode_image(data: bytes, media_type: str, field: str, limits: ImageLimits) 
         raise errors.InvalidArgument.of(
             data_field, f"the image is {len(data)} bytes; the limit is {limits.max_bytes} bytes"
         )
+    max_pixels = pixel_limit(limits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data))
-            detected = ACCEPTED_FORMATS.get(opened.format or "")
-            if detected is None:
-                raise errors.InvalidArgument.of(
-                    data_field,
-                    f"unsupported image format {opened.format}; send PNG, JPEG, WebP, BMP or GIF",
-                )
-            width, height = opened.size
-            if width <= 0 or height <= 0:
-                raise errors.InvalidArgument.of(data_field, "the image has zero width or height")
-            if width * height > limits.max_pixels:
-                raise errors.InvalidArgument.of(
-                    data_field,
-                    f"the image is {width}x{height} pixels; the limit is {limits.max_pixels} pixels",
-                )
+            detected = _accepted_format(opened, data_field)
+            _check_size(opened, data_field, max_pixels)
             opened.seek(0)  # the first frame of an animation
             opened.load()
+            rgb = _to_rgb(ImageOps.exif_transpose(opened))
     except errors.InvalidArgument:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise errors.InvalidArgument.of(data_field, f"not a decodable image: {exc}") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise errors.InvalidArgument.of(data_field, f"corrupt or truncated image: {exc}") from None
+    except UnidentifiedImageError:
+        raise errors.InvalidArgument.of(
+            data_field, f"not a decodable image; send {_ACCEPTED_NAMES}"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refused the size its header claims before we could read it.
+        raise errors.InvalidArgument.of(
+            data_field, f"the image is over the limit of {max_pixels} pixels (width x height)"
+        ) from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error):
+        raise errors.InvalidArgument.of(
+            data_field, "the image data is corrupt or truncated; send the complete file"
+        ) from None
     stated = _MEDIA_ALIASES.get(media_type.lower(), media_type.lower()) if media_type else ""
     if stated and stated != detected:
         raise errors.InvalidArgument.of(
             f"{field}.media_type", f"says {media_type} but the bytes are {detected}; fix it or leave it empty"
         )
-    return DecodedImage(image=_to_rgb(ImageOps.exif_transpose(opened)), media_type=detected)
+    return DecodedImage(image=rgb, media_type=detected)
+
+
+def pixel_limit(limits: ImageLimits) -> int:
+    """The most pixels an image may have: ``limits.max_pixels``, capped by the size
+    above which Pillow refuses a header before its size can be checked here."""
+    pillow_limit = Image.MAX_IMAGE_PIXELS  # None when an application turned Pillow's check off
+    return min(limits.max_pixels, pillow_limit) if pillow_limit else limits.max_pixels
+
+
+def _accepted_format(opened: Image.Image, data_field: str) -> str:
+    """The media type of an opened image in an accepted format."""
+    detected = ACCEPTED_FORMATS.get(opened.format or "")
+    if detected is None:
+        raise errors.InvalidArgument.of(
+            data_field, f"unsupported image format {opened.format}; send {_ACCEPTED_NAMES}"
+        )
+    return detected
+
+
+def _check_size(opened: Image.Image, data_field: str, max_pixels: int) -> None:
+    """Refuses a size before its pixels are decoded (decompression bombs are small files)."""
+    width, height = opened.size
+    if width <= 0 or height <= 0:
+        raise errors.InvalidArgument.of(data_field, "the image has zero width or height")
+    if width * height > max_pixels:
+        raise errors.InvalidArgument.of(
+            data_field, f"the image is {width} x {height} pixels; the limit is {max_pixels} pixels"
+        )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
+import struct
 import urllib.request
+import zlib
 from pathlib import Path
 
 import grpc
@@ -65,6 +68,18 @@ async def test_model_info_describes_what_is_loaded(captioner_stub: Stub) -> None
     assert [a.name for a in info.adapters] == ["lora"]
     assert info.embedding_dimension == 16
     assert info.default_max_new_tokens == 12 and info.max_images_per_request == 4
+
+
+async def test_model_info_names_checkpoints_without_server_paths(
+    captioner_stub: Stub, tiny_blip: dict[str, Path]
+) -> None:
+    info = await captioner_stub.GetModelInfo(pb.GetModelInfoRequest())
+    # Named by their directories, as tiny_blip saved them.
+    assert (info.caption_model, info.retrieval_model) == ("captioner", "retrieval")
+    server_disk = str(tiny_blip["captioner"].parent)
+    assert server_disk not in str(info)
+    assert [a.name for a in info.adapters] == ["lora"]
+    assert all("/" not in a.description for a in info.adapters)
 
 
 async def test_greedy_caption_is_the_same_batched_or_alone(
@@ -368,13 +383,83 @@ async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(
 
 async def test_a_cancelled_stream_ends_and_the_server_keeps_serving(captioner_stub: Stub) -> None:
     call = captioner_stub.StreamCaption(
-        pb.StreamCaptionRequest(image=scene_image(5), decoding=greedy(max_new_tokens=64, min_new_tokens=64))
+        pb.StreamCaptionRequest(image=scene_image(5), decoding=greedy(max_new_tokens=31, min_new_tokens=31))
     )
     first = await call.read()
     assert first.HasField("token")
     call.cancel()
     assert call.cancelled()
     assert await caption_text(captioner_stub, scene_image(5), decoding=greedy())
+
+
+async def test_stage_metrics_name_each_stage(captioner_app: ServingApp, captioner_stub: Stub) -> None:
+    image = scene_image(6)
+    await captioner_stub.Caption(pb.CaptionRequest(images=[image], decoding=greedy()))
+    await captioner_stub.EmbedImages(pb.EmbedImagesRequest(images=[image]))
+    await captioner_stub.EmbedTexts(pb.EmbedTextsRequest(texts=["a red circle"]))
+    await captioner_stub.MatchImageText(pb.MatchImageTextRequest(image=image, texts=["a red circle"]))
+    await captioner_stub.GetCrossAttention(pb.GetCrossAttentionRequest(image=image))
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{captioner_app.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    stages = set(re.findall(r'imaging_captioner_stage_seconds_count\{stage="(\w+)"\}', body))
+    assert stages == {
+        "preprocess",
+        "encode_image",
+        "decode",
+        "embed_image",
+        "embed_text",
+        "match",
+        "cross_attention",
+    }
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+# Pillow's own wording ("exceeds limit of 178956970 pixels, could be decompression
+# bomb DOS attack") and Python reprs ("<_io.BytesIO object at 0x7f...>").
+_LEAKS = ("0x", "BytesIO", "PIL", "pillow", "Pillow", "DOS attack", "178956970", "89478485", "_io")
+
+
+@pytest.mark.parametrize(
+    ("data", "limit"),
+    [
+        (b"\x00\x01garbage, not an image at all", None),
+        (b"\x89PNG\r\n\x1a\nnot really", None),
+        (_truncated_png(), None),
+        (_png_claiming(30_000, 30_000), "40000000 pixels"),
+        (_png_claiming(20_000, 5_000), "40000000 pixels"),
+        (_png_claiming(10_000, 5_000), "40000000 pixels"),
+    ],
+    ids=["garbage", "bad png", "truncated", "bomb header", "bomb warning", "over the limit"],
+)
+async def test_image_errors_speak_the_service_words(
+    captioner_stub: Stub, data: bytes, limit: str | None
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await captioner_stub.Caption(pb.CaptionRequest(images=[scene_image(0), common_pb2.Image(data=data)]))
+    info = imaging.errors.details(caught.value)
+    assert info.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in info.field_violations] == ["images[1].data"]
+    for text in (info.message, info.field_violations[0].description):
+        assert not [leak for leak in _LEAKS if leak in text], text
+        if limit is not None:
+            assert limit in text
 
 
 def _metric(body: str, prefix: str) -> float:
