@@ -16,17 +16,25 @@ from dataclasses import dataclass
 from google.protobuf.duration_pb2 import Duration
 
 from generator_svc.options import BatchKey, Family
-from generator_svc.variants import MEGAPIXEL, Pricing, PricingModel, Registry, VariantConfig
+from generator_svc.variants import (
+    MAX_GUIDANCE_SCALE,
+    MAX_TRUE_CFG_SCALE,
+    MEGAPIXEL,
+    Pricing,
+    PricingModel,
+    Registry,
+    VariantConfig,
+)
 from imaging.common.v1 import common_pb2
 from imaging.generator.v1 import generator_pb2 as pb
 from serving import errors
 
-MAX_GUIDANCE_SCALE = 20.0
-MAX_TRUE_CFG_SCALE = 20.0
 DEFAULT_QUALITY = 90
 # Unset strength of a FLUX.1 img2img or inpaint call.
 DEFAULT_STRENGTH = 0.85
 MAX_SEED = 2**63 - 1
+# A seed drawn for a call that sends none fits a signed 32-bit integer, which every client can store.
+RANDOM_SEED_LIMIT = 2**31
 
 _FORMATS = {
     common_pb2.IMAGE_FORMAT_UNSPECIFIED: "image/png",
@@ -179,7 +187,7 @@ def plan(spec: pb.GenerationSpec, registry: Registry, field: str = "spec") -> Pl
     count = spec.image_count or 1
     if not 1 <= count <= v.max_image_count:
         raise _bad(f"{field}.image_count", f"must be between 1 and {v.max_image_count} for variant {v.name}")
-    seed = spec.seed if spec.HasField("seed") else random.randrange(2**31)
+    seed = spec.seed if spec.HasField("seed") else random.randrange(RANDOM_SEED_LIMIT)
     if not 0 <= seed <= MAX_SEED - (count - 1):
         raise _bad(f"{field}.seed", f"must be between 0 and {MAX_SEED - (count - 1)}, got {seed}")
     if spec.output_format not in _FORMATS:
@@ -218,6 +226,9 @@ def plan(spec: pb.GenerationSpec, registry: Registry, field: str = "spec") -> Pl
         steps=steps,
         guidance_scale=guidance,
         true_cfg_scale=true_cfg,
+        max_sequence_length=v.max_sequence_length,
+        text_encoder_out_layers=v.text_encoder_out_layers,
+        default_negative_prompt=v.default_negative_prompt,
     )
     return Plan(
         variant=v,

@@ -30,8 +30,6 @@ from generator_svc.variants import HUB_PREFIX
 _LOGGER = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# Previews decode at most this many latent pixels a side (256 px with an 8x VAE).
-_PREVIEW_LATENT_SIDE = 32
 
 
 class Row(Protocol):
@@ -52,7 +50,8 @@ class EngineConfig:
     encoders stay float32 so prompt features keep their precision.
     ``cpu_offload`` (CUDA only) moves each component to the GPU while it runs;
     ``vae_tiling`` decodes large images tile by tile. ``cpu_threads`` > 0 sets
-    torch's intra-op thread count (process-wide) when loading.
+    torch's intra-op thread count (process-wide) when loading. Step previews
+    are at most ``preview_max_side_px`` a side.
     """
 
     checkpoints: dict[str, str]
@@ -61,6 +60,7 @@ class EngineConfig:
     cpu_offload: bool = False
     vae_tiling: bool = False
     cpu_threads: int = 0
+    preview_max_side_px: int = 256
 
 
 @dataclass
@@ -115,10 +115,6 @@ class FluxEngine:
     def close(self) -> None:
         self._loaded.clear()
 
-    def pipeline(self, checkpoint: str) -> Any:
-        """The text-to-image pipeline of a loaded checkpoint."""
-        return self._loaded[checkpoint].pipe
-
     def _flux1_form(self, checkpoint: str, inpaint: bool) -> Any:
         """The img2img or inpaint pipeline built on the loaded components (nothing loads twice)."""
         from diffusers import FluxImg2ImgPipeline, FluxInpaintPipeline
@@ -136,13 +132,7 @@ class FluxEngine:
 
     @torch.inference_mode()
     def generate(
-        self,
-        key: BatchKey,
-        jobs: Sequence[GenerationJob],
-        rows: Sequence[Row],
-        max_sequence_length: int,
-        text_encoder_out_layers: tuple[int, ...] = (),
-        default_negative_prompt: str = "",
+        self, key: BatchKey, jobs: Sequence[GenerationJob], rows: Sequence[Row]
     ) -> list[GenerationResult | None]:
         """Runs compatible jobs as one pipeline call; ``rows[i]`` streams and cancels job i.
 
@@ -155,23 +145,21 @@ class FluxEngine:
             return [None] * len(jobs)
         image_jobs = [index for index, job in enumerate(jobs) for _ in job.seeds]
         prompts = [jobs[index].prompt for index in image_jobs]
-        negatives = [jobs[index].negative_prompt or default_negative_prompt for index in image_jobs]
+        negatives = [jobs[index].negative_prompt or key.default_negative_prompt for index in image_jobs]
         generators = [torch.Generator(device="cpu").manual_seed(seed) for job in jobs for seed in job.seeds]
         first = jobs[0]
 
         pipe = self._loaded[key.checkpoint].pipe
         encode_started = time.perf_counter()
         if key.family is Family.FLUX_1:
-            kwargs = self._flux1_inputs(pipe, key, prompts, negatives, max_sequence_length)
+            kwargs = self._flux1_inputs(pipe, key, prompts, negatives)
             if first.reference_images:
                 pipe = self._flux1_form(key.checkpoint, inpaint=first.mask is not None)
-                kwargs.update(image=first.reference_images[0], strength=first.strength or 0.85)
+                kwargs.update(image=first.reference_images[0], strength=first.strength)
                 if first.mask is not None:
                     kwargs["mask_image"] = first.mask
         else:
-            kwargs = self._flux2_inputs(
-                pipe, key, prompts, negatives, max_sequence_length, text_encoder_out_layers
-            )
+            kwargs = self._flux2_inputs(pipe, key, prompts, negatives)
             if first.reference_images:
                 kwargs["image"] = list(first.reference_images)
         encode_s = time.perf_counter() - encode_started
@@ -214,15 +202,15 @@ class FluxEngine:
                     encode_s=encode_s,
                     denoise_s=denoise_s,
                     decode_s=decode_s,
-                    batch_images=len(image_jobs),
                 )
             )
         return results
 
     def _flux1_inputs(
-        self, pipe: Any, key: BatchKey, prompts: list[str], negatives: list[str], max_sequence_length: int
+        self, pipe: Any, key: BatchKey, prompts: list[str], negatives: list[str]
     ) -> dict[str, Any]:
         dtype = pipe.transformer.dtype
+        max_sequence_length = key.max_sequence_length
         embeds, pooled, _ = pipe.encode_prompt(
             prompt=prompts,
             prompt_2=None,
@@ -250,16 +238,13 @@ class FluxEngine:
         return kwargs
 
     def _flux2_inputs(
-        self,
-        pipe: Any,
-        key: BatchKey,
-        prompts: list[str],
-        negatives: list[str],
-        max_sequence_length: int,
-        text_encoder_out_layers: tuple[int, ...],
+        self, pipe: Any, key: BatchKey, prompts: list[str], negatives: list[str]
     ) -> dict[str, Any]:
         dtype = pipe.transformer.dtype
-        layers = {"text_encoder_out_layers": text_encoder_out_layers} if text_encoder_out_layers else {}
+        max_sequence_length = key.max_sequence_length
+        layers = (
+            {"text_encoder_out_layers": key.text_encoder_out_layers} if key.text_encoder_out_layers else {}
+        )
         embeds, _ = pipe.encode_prompt(
             prompt=prompts, device=pipe._execution_device, max_sequence_length=max_sequence_length, **layers
         )
@@ -292,7 +277,9 @@ class FluxEngine:
         elif preview:
             latents = _flux2_unpack(pipe, latents, key)
         if preview:
-            factor = max(1, -(-max(latents.shape[-2:]) // _PREVIEW_LATENT_SIDE))
+            # Pooling the latents first makes a preview's VAE pass as small as the preview.
+            latent_side = max(1, self.config.preview_max_side_px // pipe.vae_scale_factor)
+            factor = max(1, -(-max(latents.shape[-2:]) // latent_side))
             if factor > 1:
                 latents = torch.nn.functional.avg_pool2d(latents, factor)
         latents = latents.to(device=vae.device, dtype=vae.dtype)

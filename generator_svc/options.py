@@ -21,7 +21,8 @@ class Family(Enum):
 
 @dataclass(frozen=True)
 class BatchKey:
-    """Parameters every image of one pipeline call shares (defaults applied)."""
+    """Parameters every image of one pipeline call shares (defaults applied), the
+    variant's text-encoder settings included, so compute needs no registry look-up."""
 
     variant: str
     checkpoint: str
@@ -31,6 +32,9 @@ class BatchKey:
     steps: int
     guidance_scale: float
     true_cfg_scale: float
+    max_sequence_length: int
+    text_encoder_out_layers: tuple[int, ...] = ()
+    default_negative_prompt: str = ""
     # 0: batchable text-to-image; otherwise unique per call (reference images, masks).
     solo: int = 0
 
@@ -41,7 +45,8 @@ class GenerationJob:
 
     ``reference_images`` are decoded RGB images; for FLUX.1 the first is the
     img2img/inpaint start image (``mask`` white = repaint) moved ``strength``
-    of the way to noise; for FLUX.2 they are edit/subject references.
+    of the way to noise (``convert.plan`` sets it for such calls); for FLUX.2
+    they are edit/subject references.
     """
 
     prompt: str
@@ -51,7 +56,6 @@ class GenerationJob:
     mask: Image.Image | None = None
     strength: float | None = None
     preview_every_steps: int = 0
-    arrived_at: float = 0.0  # time.monotonic() when the call arrived
 
 
 @dataclass(frozen=True)
@@ -81,4 +85,3 @@ class GenerationResult:
     encode_s: float
     denoise_s: float
     decode_s: float
-    batch_images: int = 1

@@ -9,6 +9,7 @@ images get a unique key and run alone).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -46,6 +47,7 @@ class GeneratorRuntime(ModelRuntime):
                 cpu_offload=settings.cpu_offload,
                 vae_tiling=settings.vae_tiling,
                 cpu_threads=settings.cpu_threads,
+                preview_max_side_px=settings.preview_max_side_px,
             )
         )
         self.metrics = GeneratorMetrics(app.registry)
@@ -62,21 +64,19 @@ class GeneratorRuntime(ModelRuntime):
 
         generator_pb2_grpc.add_GeneratorServiceServicer_to_server(GeneratorServicer(self), server)
 
+    def _cost_key(self, key: Hashable) -> Hashable:
+        # A call with reference images runs alone under a unique key; it costs about
+        # what a text-to-image batch of its parameters costs.
+        assert isinstance(key, BatchKey)
+        return dataclasses.replace(key, solo=0) if key.solo else key
+
     # -- on the worker thread -------------------------------------------------------
 
     def _process(self, key: Hashable, items: Sequence[WorkItem[GenerationJob]]) -> Sequence[Any]:
         assert isinstance(key, BatchKey)
-        variant = self.registry.variants[key.variant]
         steps_before = self.engine.steps_run
         try:
-            results = self.engine.generate(
-                key,
-                [item.payload for item in items],
-                items,
-                max_sequence_length=variant.max_sequence_length,
-                text_encoder_out_layers=variant.text_encoder_out_layers,
-                default_negative_prompt=variant.default_negative_prompt,
-            )
+            results = self.engine.generate(key, [item.payload for item in items], items)
         finally:
             self.metrics.steps.labels(key.variant).inc(self.engine.steps_run - steps_before)
         finished = [r for r in results if r is not None]

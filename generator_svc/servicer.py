@@ -13,8 +13,9 @@ from typing import Any
 from PIL import Image
 
 from generator_svc import convert
-from generator_svc.options import GenerationJob, GenerationResult, StepEvent
+from generator_svc.options import BatchKey, GenerationJob, GenerationResult, StepEvent
 from generator_svc.service import GeneratorRuntime
+from generator_svc.variants import MEGAPIXEL
 from imaging.common.v1 import common_pb2
 from imaging.generator.v1 import generator_pb2 as pb
 from imaging.generator.v1 import generator_pb2_grpc
@@ -24,6 +25,8 @@ from serving.images import ImageLimits, decode_image, encode_image
 _Context = Any  # grpc.aio.ServicerContext; only time_remaining() is used
 
 _PREVIEW_MEDIA_TYPE = "image/png"
+# Usage megapixels are reported to the pixel (1e-6 MP).
+_MEGAPIXEL_DECIMALS = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +35,11 @@ class _Call:
 
     plan: convert.Plan
     job: GenerationJob
-    input_megapixels: float
+    input_pixels: int
+
+    @property
+    def key(self) -> BatchKey:
+        return self.plan.key
 
 
 class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
@@ -54,10 +61,13 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
 
     async def Generate(self, request: pb.GenerateRequest, context: _Context) -> pb.GenerateResponse:
         arrived = time.monotonic()
-        call = await self._call(request.spec, arrived, preview_every_steps=0)
-        result = await self.runtime.batcher.submit(
-            call.job, key=call.plan.key, timeout_s=context.time_remaining()
-        )
+        plan = convert.plan(request.spec, self.runtime.registry)
+        # Queue room first: a full queue refuses the call before its images are decoded.
+        with self.runtime.batcher.reserve() as room:
+            call = await self._call(plan, request.spec, preview_every_steps=0)
+            result = await self.runtime.batcher.submit(
+                call.job, key=call.key, timeout_s=context.time_remaining(), reservation=room
+            )
         return await self._response(call, result, arrived)
 
     async def StreamGenerate(
@@ -66,30 +76,32 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         arrived = time.monotonic()
         if request.preview_every_steps < 0:
             raise errors.InvalidArgument.of("preview_every_steps", "must be >= 0 (0: no previews)")
-        call = await self._call(request.spec, arrived, request.preview_every_steps)
-        events = self.runtime.batcher.stream(call.job, key=call.plan.key, timeout_s=context.time_remaining())
-        async for event in events:
-            if isinstance(event, StepEvent):
-                yield pb.StreamGenerateResponse(progress=self._progress(event))
-            elif isinstance(event, GenerationResult):
-                yield pb.StreamGenerateResponse(result=await self._response(call, event, arrived))
+        plan = convert.plan(request.spec, self.runtime.registry)
+        with self.runtime.batcher.reserve() as room:
+            call = await self._call(plan, request.spec, request.preview_every_steps)
+            events = self.runtime.batcher.stream(
+                call.job, key=call.key, timeout_s=context.time_remaining(), reservation=room
+            )
+            async for event in events:
+                if isinstance(event, StepEvent):
+                    yield pb.StreamGenerateResponse(progress=await self._progress(event))
+                elif isinstance(event, GenerationResult):
+                    yield pb.StreamGenerateResponse(result=await self._response(call, event, arrived))
 
     # -- helpers ----------------------------------------------------------------------
 
-    async def _call(self, spec: pb.GenerationSpec, arrived: float, preview_every_steps: int) -> _Call:
-        plan = convert.plan(spec, self.runtime.registry)
+    async def _call(self, plan: convert.Plan, spec: pb.GenerationSpec, preview_every_steps: int) -> _Call:
+        """Decodes the reference images (off the event loop) and builds the job."""
         references: tuple[Image.Image, ...] = ()
         mask: Image.Image | None = None
-        input_megapixels = 0.0
+        input_pixels = 0
         if spec.reference_images or spec.HasField("mask"):
-            references, mask, input_megapixels = await asyncio.to_thread(
+            references, mask, input_pixels = await asyncio.to_thread(
                 self._decode_images, spec.reference_images, spec.mask if spec.HasField("mask") else None
             )
-        key = plan.key
         if references:
             # A pipeline call shares its reference images across the batch: these calls run alone.
-            key = dataclasses.replace(key, solo=self.runtime.next_solo())
-            plan = dataclasses.replace(plan, key=key)
+            plan = dataclasses.replace(plan, key=dataclasses.replace(plan.key, solo=self.runtime.next_solo()))
         job = GenerationJob(
             prompt=plan.prompt,
             negative_prompt=plan.negative_prompt,
@@ -98,31 +110,31 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             mask=mask,
             strength=plan.strength,
             preview_every_steps=preview_every_steps,
-            arrived_at=arrived,
         )
-        return _Call(plan, job, input_megapixels)
+        return _Call(plan, job, input_pixels)
 
     def _decode_images(
         self, images: Sequence[common_pb2.Image], mask: common_pb2.Image | None
-    ) -> tuple[tuple[Image.Image, ...], Image.Image | None, float]:
+    ) -> tuple[tuple[Image.Image, ...], Image.Image | None, int]:
+        """The reference images, the mask (as L) and the references' pixel count."""
         decoded = [
-            decode_image(image.data, image.media_type, f"spec.reference_images[{index}]", self.limits)
+            decode_image(image.data, image.media_type, f"spec.reference_images[{index}]", self.limits).image
             for index, image in enumerate(images)
         ]
         mask_image = None
         if mask is not None:
             mask_image = decode_image(mask.data, mask.media_type, "spec.mask", self.limits).image
-            if mask_image.size != decoded[0].image.size:
+            if mask_image.size != decoded[0].size:
                 raise errors.InvalidArgument.of(
                     "spec.mask",
                     f"the mask is {mask_image.width}x{mask_image.height}; it must be the size of "
-                    f"reference_images[0] ({decoded[0].image.width}x{decoded[0].image.height})",
+                    f"reference_images[0] ({decoded[0].width}x{decoded[0].height})",
                 )
             mask_image = mask_image.convert("L")
-        return tuple(d.image for d in decoded), mask_image, sum(d.megapixels for d in decoded)
+        return tuple(decoded), mask_image, sum(image.width * image.height for image in decoded)
 
     @staticmethod
-    def _progress(event: StepEvent) -> pb.StepProgress:
+    async def _progress(event: StepEvent) -> pb.StepProgress:
         progress = pb.StepProgress(
             step=event.step,
             total_steps=event.total_steps,
@@ -130,46 +142,21 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             estimated_remaining_duration=convert.duration(event.remaining_s),
         )
         if event.preview is not None:
-            data = encode_image(event.preview, _PREVIEW_MEDIA_TYPE)
+            # A large preview's PNG takes tens of ms: encoded off the event loop, like the results.
+            data = await asyncio.to_thread(encode_image, event.preview, _PREVIEW_MEDIA_TYPE)
             progress.preview.CopyFrom(common_pb2.Image(data=data, media_type=_PREVIEW_MEDIA_TYPE))
         return progress
 
     async def _response(self, call: _Call, result: GenerationResult, arrived: float) -> pb.GenerateResponse:
-        plan, key = call.plan, call.plan.key
+        plan, key = call.plan, call.key
         encode_started = time.perf_counter()
-        text = {
-            "prompt": plan.prompt,
-            "parameters": json.dumps(
-                {
-                    "variant": key.variant,
-                    "negative_prompt": plan.negative_prompt,
-                    "width": key.width_px,
-                    "height": key.height_px,
-                    "steps": key.steps,
-                    "guidance_scale": key.guidance_scale,
-                    "true_cfg_scale": key.true_cfg_scale,
-                    "strength": plan.strength,
-                    "reference_images": len(call.job.reference_images),
-                }
-            ),
-        }
-
-        def encode_all() -> list[bytes]:
-            return [
-                encode_image(image, plan.media_type, plan.quality, {**text, "seed": str(seed)})
-                for image, seed in zip(result.images, result.seeds, strict=True)
-            ]
-
-        files = await asyncio.to_thread(encode_all)
+        files = await asyncio.to_thread(self._encode_all, call, result)
         encode_s = time.perf_counter() - encode_started
-        megapixels = key.width_px * key.height_px / 1_000_000
-        image_cost = plan.variant.pricing.image_cost_micros(megapixels, call.input_megapixels)
+        output_pixels = key.width_px * key.height_px
+        megapixels = output_pixels / MEGAPIXEL
+        image_cost = plan.variant.pricing.image_cost_micros(output_pixels, call.input_pixels)
         currency = self.settings.currency_code
-        metrics = self.runtime.metrics
-        metrics.images.labels(key.variant).inc(len(files))
-        metrics.megapixels.labels(key.variant).inc(megapixels * len(files))
-        metrics.time_to_first_step.observe(max(0.0, result.first_step_at - arrived))
-        return pb.GenerateResponse(
+        response = pb.GenerateResponse(
             images=[
                 pb.GeneratedImage(
                     image=common_pb2.Image(data=data, media_type=plan.media_type),
@@ -192,8 +179,43 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             ),
             usage=common_pb2.Usage(
                 image_count=len(files),
-                megapixels=round(megapixels * len(files), 6),
-                input_megapixels=round(call.input_megapixels, 6),
+                megapixels=round(megapixels * len(files), _MEGAPIXEL_DECIMALS),
+                input_megapixels=round(call.input_pixels / MEGAPIXEL, _MEGAPIXEL_DECIMALS),
                 cost=convert.cost(image_cost * len(files), currency),
             ),
         )
+        self._observe(key, result, arrived, len(files))
+        return response
+
+    @staticmethod
+    def _encode_all(call: _Call, result: GenerationResult) -> list[bytes]:
+        """The output files, each with the prompt, its seed and the parameters as text (PNG)."""
+        plan, key = call.plan, call.key
+        text = {
+            "prompt": plan.prompt,
+            "parameters": json.dumps(
+                {
+                    "variant": key.variant,
+                    "negative_prompt": plan.negative_prompt,
+                    "width": key.width_px,
+                    "height": key.height_px,
+                    "steps": key.steps,
+                    "guidance_scale": key.guidance_scale,
+                    "true_cfg_scale": key.true_cfg_scale,
+                    "strength": plan.strength,
+                    "reference_images": len(call.job.reference_images),
+                }
+            ),
+        }
+        return [
+            encode_image(image, plan.media_type, plan.quality, {**text, "seed": str(seed)})
+            for image, seed in zip(result.images, result.seeds, strict=True)
+        ]
+
+    def _observe(self, key: BatchKey, result: GenerationResult, arrived: float, images: int) -> None:
+        metrics, variant = self.runtime.metrics, key.variant
+        metrics.images.labels(variant).inc(images)
+        metrics.megapixels.labels(variant).inc(key.width_px * key.height_px / MEGAPIXEL * images)
+        metrics.queue_wait_seconds.labels(variant).observe(max(0.0, result.started_at - arrived))
+        metrics.time_to_first_step.labels(variant).observe(max(0.0, result.first_step_at - arrived))
+        metrics.latency_seconds.labels(variant).observe(time.monotonic() - arrived)

@@ -46,6 +46,12 @@ class GeneratorSettings(ModelServerSettings):
     vae_tiling: bool = Field(
         False, description="Decodes latents tile by tile: less memory for large images, slightly slower."
     )
+    preview_max_side_px: int = Field(
+        256,
+        ge=16,
+        description="Largest side of a StreamGenerate step preview, in pixels; larger previews cost a "
+        "larger VAE pass and PNG per preview.",
+    )
     max_image_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest encoded reference image or mask, in bytes."
     )

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,9 @@ HUB_PREFIX = "hub:"
 PIPELINES = {Family.FLUX_1: ("FluxPipeline",), Family.FLUX_2: ("Flux2KleinPipeline",)}
 
 MEGAPIXEL = 1_000_000
+# Highest guidance and true-CFG scales a variant or a call may set.
+MAX_GUIDANCE_SCALE = 20.0
+MAX_TRUE_CFG_SCALE = 20.0
 
 
 class PricingModel(Enum):
@@ -65,19 +67,19 @@ class Pricing:
     per_extra_megapixel_micros: int = 0
     per_input_megapixel_micros: int = 0
 
-    def image_cost_micros(self, output_megapixels: float, input_megapixels: float) -> int:
+    def image_cost_micros(self, output_pixels: int, input_pixels: int) -> int:
         """The price of one image: flat, or the first output megapixel (or part of
         it) plus further output and all input megapixels pro rata, rounded half up
-        to a whole micro."""
+        to a whole micro. Summed in micros x pixels, integers: exact for any size."""
         if self.model is PricingModel.FLAT:
             return self.per_image_micros
-        extra = max(0.0, output_megapixels - 1.0)
-        amount = (
-            self.first_megapixel_micros
-            + self.per_extra_megapixel_micros * extra
-            + self.per_input_megapixel_micros * input_megapixels
+        extra_pixels = max(0, output_pixels - MEGAPIXEL)
+        micro_pixels = (
+            self.first_megapixel_micros * MEGAPIXEL
+            + self.per_extra_megapixel_micros * extra_pixels
+            + self.per_input_megapixel_micros * input_pixels
         )
-        return math.floor(amount + 0.5)
+        return (micro_pixels + MEGAPIXEL // 2) // MEGAPIXEL
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,14 @@ class VariantConfig:
                 not (self.supports_mask and self.family is Family.FLUX_2),
                 "masks are served for flux.1 only (FluxInpaintPipeline)",
             ),
-            (1 <= self.default_true_cfg_scale <= 20, "default_true_cfg_scale must be in [1, 20]"),
-            (0 <= self.default_guidance_scale <= 20, "default_guidance_scale must be in [0, 20]"),
+            (
+                1 <= self.default_true_cfg_scale <= MAX_TRUE_CFG_SCALE,
+                f"default_true_cfg_scale must be in [1, {MAX_TRUE_CFG_SCALE:g}]",
+            ),
+            (
+                0 <= self.default_guidance_scale <= MAX_GUIDANCE_SCALE,
+                f"default_guidance_scale must be in [0, {MAX_GUIDANCE_SCALE:g}]",
+            ),
         ]
         for side in (self.default_width_px, self.default_height_px):
             rules.append(
@@ -161,10 +169,9 @@ class VariantConfig:
 
 @dataclass(frozen=True)
 class Registry:
-    """The served variants by name, and the configured ones skipped for a missing checkpoint."""
+    """The served variants by name."""
 
     variants: dict[str, VariantConfig]
-    skipped: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> VariantConfig | None:
         return self.variants.get(name)
@@ -180,7 +187,17 @@ class Registry:
 
 
 _FAMILIES = {family.value: family for family in Family}
-_FALLBACKS: dict[str, Any] = {"width": 1024, "height": 1024, "num_inference_steps": 28}
+# Defaults neither the variant nor its checkpoint's imaging_defaults.json sets.
+_FALLBACKS: dict[str, Any] = {
+    "width": 1024,
+    "height": 1024,
+    "num_inference_steps": 28,
+    "true_cfg_scale": 1.0,
+    "negative_prompt": "",
+    "max_sequence_length": 512,
+    "text_encoder_out_layers": (),
+}
+_FALLBACK_GUIDANCE_SCALES = {Family.FLUX_1: 3.5, Family.FLUX_2: 4.0}
 _FIELDS = {f for f in VariantConfig.__dataclass_fields__}
 
 
@@ -231,19 +248,23 @@ def _variant(name: str, raw: dict[str, Any], checkpoint: str) -> VariantConfig:
     if family_name not in _FAMILIES:
         raise ValueError(f"variant {name}: family must be one of {sorted(_FAMILIES)}, got {family_name!r}")
     family = _FAMILIES[family_name]
-    defaults = checkpoint_defaults(checkpoint)
     values = {k: v for k, v in raw.items() if k not in ("family", "pricing", "checkpoint")}
     if "text_encoder_out_layers" in values:
         values["text_encoder_out_layers"] = tuple(values["text_encoder_out_layers"])
+    defaults = {
+        **_FALLBACKS,
+        "guidance_scale": _FALLBACK_GUIDANCE_SCALES[family],
+        **checkpoint_defaults(checkpoint),
+    }
     inherited = {
-        "default_width_px": defaults.get("width", _FALLBACKS["width"]),
-        "default_height_px": defaults.get("height", _FALLBACKS["height"]),
-        "default_steps": defaults.get("num_inference_steps", _FALLBACKS["num_inference_steps"]),
-        "default_guidance_scale": defaults.get("guidance_scale", 3.5 if family is Family.FLUX_1 else 4.0),
-        "default_true_cfg_scale": defaults.get("true_cfg_scale", 1.0),
-        "default_negative_prompt": defaults.get("negative_prompt", ""),
-        "max_sequence_length": defaults.get("max_sequence_length", 512),
-        "text_encoder_out_layers": tuple(defaults.get("text_encoder_out_layers", ())),
+        "default_width_px": defaults["width"],
+        "default_height_px": defaults["height"],
+        "default_steps": defaults["num_inference_steps"],
+        "default_guidance_scale": defaults["guidance_scale"],
+        "default_true_cfg_scale": defaults["true_cfg_scale"],
+        "default_negative_prompt": defaults["negative_prompt"],
+        "max_sequence_length": defaults["max_sequence_length"],
+        "text_encoder_out_layers": tuple(defaults["text_encoder_out_layers"]),
     }
     for key, value in inherited.items():
         values.setdefault(key, value)
@@ -264,24 +285,21 @@ def load_registry(path: str | Path, base: Path = REPO_ROOT) -> Registry:
     """Loads the variants of a YAML file; raises ValueError on a malformed entry.
 
     Relative checkpoint paths are resolved against ``base`` (the repository
-    root); variants whose checkpoint directory is missing are skipped and
-    listed in ``Registry.skipped``.
+    root); variants whose checkpoint directory is missing are skipped (logged).
     """
     document = yaml.safe_load(Path(path).read_text()) or {}
     entries = document.get("variants")
     if not isinstance(entries, dict):
         raise ValueError(f"{path}: expected a top-level 'variants' mapping of name -> settings")
     variants: dict[str, VariantConfig] = {}
-    skipped: dict[str, str] = {}
     for name, raw in entries.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("checkpoint"), str):
             raise ValueError(f"variant {name}: needs a 'checkpoint' (directory or hub:owner/name)")
         checkpoint = resolve_checkpoint(raw["checkpoint"], base)
         if checkpoint is None:
-            skipped[str(name)] = raw["checkpoint"]
             _LOGGER.info(
                 "variant not served: no checkpoint", extra={"variant": name, "path": raw["checkpoint"]}
             )
             continue
         variants[str(name)] = _variant(str(name), raw, checkpoint)
-    return Registry(variants=variants, skipped=skipped)
+    return Registry(variants=variants)

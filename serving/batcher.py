@@ -11,6 +11,11 @@ Ray Serve's ``_BatchQueue``; unlike it, the queue is bounded (full:
 Compute sees ``WorkItem``s: it checks ``item.cancelled`` at every token or
 denoising step (a cancelled call stops costing compute while the rest of its
 batch goes on) and calls ``item.emit(event)`` to stream partial results.
+
+A full queue answers at once, before a server spends anything on the call:
+``reserve(n)`` holds room for a call's ``n`` items while the server decodes
+its inputs, and the ``RetryInfo`` delay is the time the queued work takes,
+estimated per batch key from that key's own past batches.
 """
 
 from __future__ import annotations
@@ -33,6 +38,14 @@ _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# Weight of the newest batch in a key's running average of batch time.
+_NEW_BATCH_WEIGHT = 0.2
+# Keys whose batch time is remembered (least recently run forgotten first): keys may
+# carry client-chosen values (a caption prefix), so the table must stay bounded.
+_MAX_ESTIMATED_KEYS = 256
+# Shortest RetryInfo delay: below it clients would only retry into the same full queue.
+_MIN_RETRY_AFTER_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -100,12 +113,35 @@ class _Waiting(Generic[T, R]):
 ProcessFn = Callable[[Hashable, Sequence[WorkItem[T]]], Sequence[R]]
 
 
+def _same_key(key: Hashable) -> Hashable:
+    return key
+
+
+@dataclass(eq=False)
+class Reservation:
+    """Queue room held for one call's items while the server prepares them
+    (``MicroBatcher.reserve``); ``submit`` and ``stream`` fill it, and leaving
+    the ``with`` block gives back what was not used."""
+
+    slots: int
+    _give_back: Callable[[int], None]
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._give_back(self.slots)
+        self.slots = 0
+
+
 class MicroBatcher(Generic[T, R]):
     """Batches items of equal key for ``process`` (run on ``worker``).
 
     ``process(key, items)`` runs on the worker thread and returns one result
     per item, in order; a result may be an exception instance, which fails
-    only that item's call.
+    only that item's call. ``cost_key(key)`` names the keys whose batches take
+    about as long as ``key``'s (by default each key alone): they share one
+    batch-time estimate.
     """
 
     def __init__(
@@ -115,17 +151,22 @@ class MicroBatcher(Generic[T, R]):
         worker: ModelWorker,
         settings: BatcherSettings,
         metrics: BatchMetrics | None = None,
+        cost_key: Callable[[Hashable], Hashable] = _same_key,
     ) -> None:
         self.name = name
         self._process = process
         self._worker = worker
         self._settings = settings
         self._metrics = metrics
+        self._cost_key = cost_key
         self._queues: dict[Hashable, deque[_Waiting[T, R]]] = {}
         self._size = 0
+        self._reserved = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._batch_seconds_ema = 0.0
+        # Seconds per batch, by cost key, least recently run first.
+        self._batch_seconds: dict[Hashable, float] = {}
+        self._running: tuple[Hashable, float] | None = None  # (key, started) of the batch in compute
 
     @property
     def queue_depth(self) -> int:
@@ -148,23 +189,49 @@ class MicroBatcher(Generic[T, R]):
         self._queues.clear()
         self._size = 0
 
-    async def submit(self, payload: T, key: Hashable = None, timeout_s: float | None = None) -> R:
-        """Queues ``payload`` and returns its result. Cancelling the awaiting task
-        (the gRPC call) takes the item out of the queue or stops its compute."""
-        waiting = self._enqueue(payload, key, timeout_s, emit=None)
+    def has_room(self, count: int = 1) -> bool:
+        """True when ``count`` more items fit in the queue now (reservations included)."""
+        return self._size + self._reserved + count <= self._settings.max_queue_size
+
+    def reserve(self, count: int = 1) -> Reservation:
+        """Holds queue room for one call's ``count`` items, or refuses the call at
+        once (``ResourceExhausted`` with RetryInfo): call it before decoding
+        inputs, so that a full queue costs nothing more. Use it as ``with``."""
+        self._admit(count)
+        self._reserved += count
+        return Reservation(count, self._give_back)
+
+    def _give_back(self, count: int) -> None:
+        self._reserved -= count
+
+    async def submit(
+        self,
+        payload: T,
+        key: Hashable = None,
+        timeout_s: float | None = None,
+        reservation: Reservation | None = None,
+    ) -> R:
+        """Queues ``payload`` (in ``reservation``'s room, if given) and returns its
+        result. Cancelling the awaiting task (the gRPC call) takes the item out
+        of the queue or stops its compute."""
+        waiting = self._enqueue(payload, key, timeout_s, reservation, emit=None)
         return await self._await(waiting)
 
     async def stream(
-        self, payload: T, key: Hashable = None, timeout_s: float | None = None
+        self,
+        payload: T,
+        key: Hashable = None,
+        timeout_s: float | None = None,
+        reservation: Reservation | None = None,
     ) -> AsyncIterator[Any]:
-        """Queues ``payload``; yields each event compute emits, then the result."""
+        """Queues ``payload`` like ``submit``; yields each event compute emits, then the result."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Any] = asyncio.Queue()
 
         def emit(event: Any) -> None:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-        waiting = self._enqueue(payload, key, timeout_s, emit=emit)
+        waiting = self._enqueue(payload, key, timeout_s, reservation, emit=emit)
         waiting.future.add_done_callback(lambda _: events.put_nowait(_END))
         try:
             while True:
@@ -183,18 +250,18 @@ class MicroBatcher(Generic[T, R]):
             waiting.item.cancel()
 
     def _enqueue(
-        self, payload: T, key: Hashable, timeout_s: float | None, emit: Callable[[Any], None] | None
+        self,
+        payload: T,
+        key: Hashable,
+        timeout_s: float | None,
+        reservation: Reservation | None,
+        emit: Callable[[Any], None] | None,
     ) -> _Waiting[T, R]:
-        if self._task is None:
-            raise errors.Unavailable("the model is not serving yet; retry shortly")
-        if self._size >= self._settings.max_queue_size:
-            if self._metrics:
-                self._metrics.rejected.labels(self.name).inc()
-            raise errors.ResourceExhausted(
-                f"the {self.name} queue is full ({self._settings.max_queue_size} waiting); retry later",
-                retry_after_s=self._retry_after_s(),
-                metadata={"model": self.name, "max_queue_size": str(self._settings.max_queue_size)},
-            )
+        if reservation is not None and reservation.slots > 0:
+            reservation.slots -= 1
+            self._reserved -= 1
+        else:
+            self._admit(1)
         now = time.monotonic()
         deadline = None if timeout_s is None else now + max(timeout_s, 0.0)
         item: WorkItem[T] = WorkItem(payload=payload, key=key, enqueued_at=now, deadline=deadline, _emit=emit)
@@ -214,9 +281,49 @@ class MicroBatcher(Generic[T, R]):
             waiting.item.cancel()
             raise
 
+    def _admit(self, count: int) -> None:
+        """Raises unless ``count`` more items may join the queue. Kept cheap: under
+        a flood it runs for every refused call, on the event loop."""
+        if self._task is None:
+            raise errors.Unavailable("the model is not serving yet; retry shortly")
+        if self.has_room(count):
+            return
+        if self._metrics:
+            self._metrics.rejected.labels(self.name).inc(count)
+        limit = self._settings.max_queue_size
+        raise errors.ResourceExhausted(
+            f"the {self.name} queue is full ({limit} waiting); retry later",
+            retry_after_s=self._retry_after_s(),
+            metadata={"model": self.name, "max_queue_size": str(limit)},
+        )
+
     def _retry_after_s(self) -> float:
-        batches_ahead = self._size / self._settings.max_batch_size
-        return round(max(0.1, batches_ahead * self._batch_seconds_ema), 3)
+        """Seconds until the work ahead is done: what is left of the batch in
+        compute, then each key's queued batches at that key's own batch time."""
+        known = self._batch_seconds
+        # A key never run: the mean of the keys that ran (0 before any batch ran).
+        fallback = sum(known.values()) / len(known) if known else 0.0
+
+        def batch_s(key: Hashable) -> float:
+            return known.get(self._cost_key(key), fallback)
+
+        seconds = 0.0
+        if self._running is not None:
+            key, started = self._running
+            seconds += max(0.0, batch_s(key) - (time.monotonic() - started))
+        for key, queue in self._queues.items():
+            batches = -(-len(queue) // self._settings.max_batch_size)  # ceiling division
+            seconds += batches * batch_s(key)
+        return round(max(_MIN_RETRY_AFTER_S, seconds), 3)
+
+    def _record_batch_s(self, key: Hashable, elapsed: float) -> None:
+        cost_key = self._cost_key(key)
+        previous = self._batch_seconds.pop(cost_key, None)  # re-inserted last: most recent
+        if previous is not None:
+            elapsed = (1 - _NEW_BATCH_WEIGHT) * previous + _NEW_BATCH_WEIGHT * elapsed
+        self._batch_seconds[cost_key] = elapsed
+        if len(self._batch_seconds) > _MAX_ESTIMATED_KEYS:
+            del self._batch_seconds[next(iter(self._batch_seconds))]
 
     def _observe_depth(self) -> None:
         if self._metrics:
@@ -281,6 +388,7 @@ class MicroBatcher(Generic[T, R]):
             for waiting in batch:
                 self._metrics.queue_wait_seconds.labels(self.name).observe(started - waiting.item.enqueued_at)
         items = [w.item for w in batch]
+        self._running = (key, started)
         try:
             results = await self._worker.run(self._process, key, items)
             if len(results) != len(batch):
@@ -291,10 +399,10 @@ class MicroBatcher(Generic[T, R]):
         except Exception as exc:  # the whole batch failed: every caller gets the error
             _LOGGER.exception("batch of %d failed on %s", len(batch), self.name)
             results = [exc] * len(batch)  # type: ignore[list-item]
+        finally:
+            self._running = None
         elapsed = time.monotonic() - started
-        self._batch_seconds_ema = (
-            elapsed if self._batch_seconds_ema == 0 else 0.8 * self._batch_seconds_ema + 0.2 * elapsed
-        )
+        self._record_batch_s(key, elapsed)
         if self._metrics:
             self._metrics.batch_seconds.labels(self.name).observe(elapsed)
         for waiting, result in zip(batch, results, strict=True):

@@ -54,23 +54,31 @@ class RpcMetrics:
         )
 
 
+# What the batchers count: one submitted item each, so the unit depends on the server.
+_ITEMS = "queue items (captioner: one per input image or text to embed; generator: one per call)"
+
+
 class BatchMetrics:
-    """Queue and batch metrics of every micro-batcher on a server, by ``model``."""
+    """Queue and batch metrics of every micro-batcher on a server, by ``model``;
+    counts are in queue items (``_ITEMS``)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.queue_depth = Gauge(
-            "imaging_queue_depth", "Requests waiting in the model's queue.", ("model",), registry=registry
+            "imaging_queue_depth",
+            f"Items waiting in the model's queue, in {_ITEMS}.",
+            ("model",),
+            registry=registry,
         )
         self.queue_wait_seconds = Histogram(
             "imaging_queue_wait_seconds",
-            "Time a request waited in the queue before its batch started, in seconds.",
+            "Time an item waited in the queue before its batch started, in seconds.",
             ("model",),
             buckets=LATENCY_BUCKETS_S,
             registry=registry,
         )
         self.batch_size = Histogram(
             "imaging_batch_size",
-            "Requests per batch run on the model.",
+            f"Items per batch run on the model, in {_ITEMS}.",
             ("model",),
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,
@@ -84,13 +92,14 @@ class BatchMetrics:
         )
         self.rejected = Counter(
             "imaging_queue_rejected",
-            "Requests refused because the model's queue was full.",
+            f"Items refused because the model's queue was full, in {_ITEMS}; refused calls are "
+            'grpc_server_handled_total{grpc_code="RESOURCE_EXHAUSTED"}.',
             ("model",),
             registry=registry,
         )
         self.dropped = Counter(
             "imaging_queue_dropped",
-            "Queued requests that left before compute, by reason (cancelled, deadline).",
+            f"Queued items that left before compute, in {_ITEMS}, by reason (cancelled, deadline).",
             ("model", "reason"),
             registry=registry,
         )

@@ -37,12 +37,17 @@ class ModelRuntime:
         self._engine = engine
         self.worker = ModelWorker(name)
         self.batcher: MicroBatcher[Any, Any] = MicroBatcher(
-            name, self._process, self.worker, settings.batcher(), app.batch_metrics
+            name, self._process, self.worker, settings.batcher(), app.batch_metrics, self._cost_key
         )
 
     def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
         """Computes one batch on the worker thread: one result (or exception) per item."""
         raise NotImplementedError
+
+    def _cost_key(self, key: Hashable) -> Hashable:
+        """The key whose past batch times estimate ``key``'s (RetryInfo delays);
+        a server whose keys are unique per call maps them to a shared one."""
+        return key
 
     def register(self, server: grpc.aio.Server) -> None:
         raise NotImplementedError

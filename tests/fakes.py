@@ -26,10 +26,14 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CaptionerService"].full_name
 
 
 class ByteCountModel:
-    """Records every payload it computes; ``gate`` holds compute while cleared."""
+    """Records every payload it computes; ``gate`` holds compute while cleared.
 
-    def __init__(self, compute_s: float = 0.0) -> None:
+    A batch takes ``compute_s``, or ``compute_s_by_key[key]`` for the keys it
+    names (the fake servicer's key is the decoding strategy)."""
+
+    def __init__(self, compute_s: float = 0.0, compute_s_by_key: dict[Hashable, float] | None = None) -> None:
         self.compute_s = compute_s
+        self.compute_s_by_key = dict(compute_s_by_key or {})
         self.gate = threading.Event()
         self.gate.set()
         self.started = threading.Event()
@@ -45,7 +49,7 @@ class ByteCountModel:
     def process(self, key: Hashable, items: Sequence[WorkItem[bytes]]) -> list[str]:
         self.started.set()
         self.gate.wait(timeout=30)
-        time.sleep(self.compute_s)
+        time.sleep(self.compute_s_by_key.get(key, self.compute_s))
         self.batch_sizes.append(len(items))
         self.seen.extend(item.payload for item in items)
         return [f"{len(item.payload)} bytes" for item in items]

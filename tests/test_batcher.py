@@ -4,8 +4,10 @@ cancellation and deadlines, as a client sees them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 import pytest
@@ -15,12 +17,14 @@ from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from serving.server import ServingApp
-from tests.fakes import ByteCountModel
+from serving.settings import ModelServerSettings
+from tests.conftest import running
+from tests.fakes import ByteCountModel, build_fake_app
+
+GREEDY, BEAM = pb.DECODING_STRATEGY_GREEDY, pb.DECODING_STRATEGY_BEAM_SEARCH
 
 
-def caption_request(
-    size: int, strategy: pb.DecodingStrategy.ValueType = pb.DECODING_STRATEGY_GREEDY
-) -> pb.CaptionRequest:
+def caption_request(size: int, strategy: pb.DecodingStrategy.ValueType = GREEDY) -> pb.CaptionRequest:
     return pb.CaptionRequest(
         images=[common_pb2.Image(data=b"x" * size, media_type="image/png")],
         decoding=pb.DecodingOptions(strategy=strategy),
@@ -34,6 +38,39 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
         if loop.time() > deadline:
             raise TimeoutError("condition not reached")
         await asyncio.sleep(0.005)
+
+
+def sample(app: ServingApp, name: str, labels: dict[str, str]) -> float:
+    return app.registry.get_sample_value(name, labels) or 0.0
+
+
+def queue_depth(app: ServingApp) -> float:
+    return sample(app, "imaging_queue_depth", {"model": "fake"})
+
+
+@contextlib.asynccontextmanager
+async def fake_server(
+    model: ByteCountModel, **settings: Any
+) -> AsyncIterator[tuple[ServingApp, captioner_pb2_grpc.CaptionerServiceStub]]:
+    """The fake captioner with its own batcher settings; compute is never left held."""
+    values: dict[str, Any] = {"max_batch_delay_ms": 5, "grace_period_s": 5, **settings}
+    async with running(build_fake_app(ModelServerSettings(port=0, metrics_port=0, **values), model)) as app:
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+                yield app, captioner_pb2_grpc.CaptionerServiceStub(channel)
+        finally:
+            model.gate.set()
+
+
+async def hold_one_batch(
+    stub: captioner_pb2_grpc.CaptionerServiceStub, model: ByteCountModel
+) -> asyncio.Future:
+    """Starts a one-call batch and keeps it in compute until ``model.gate`` is set."""
+    model.gate.clear()
+    model.started.clear()
+    held = asyncio.ensure_future(stub.Caption(caption_request(1)))
+    await wait_until(model.started.is_set)
+    return held
 
 
 async def test_concurrent_calls_are_batched_and_answered_by_index(
@@ -108,7 +145,7 @@ async def test_cancelled_queued_call_never_reaches_the_model(
 
 
 async def test_expired_queued_call_never_reaches_the_model(
-    fake_channel: grpc.aio.Channel, byte_model: ByteCountModel
+    fake_app: ServingApp, fake_channel: grpc.aio.Channel, byte_model: ByteCountModel
 ) -> None:
     stub = captioner_pb2_grpc.CaptionerServiceStub(fake_channel)
     byte_model.gate.clear()
@@ -121,6 +158,12 @@ async def test_expired_queued_call_never_reaches_the_model(
     await running
     await stub.Caption(caption_request(22))
     assert b"x" * 21 not in byte_model.seen
+    # Its caller also left (gRPC cut the call), but the deadline is why it was dropped.
+    dropped = {
+        reason: sample(fake_app, "imaging_queue_dropped_total", {"model": "fake", "reason": reason})
+        for reason in ("deadline", "cancelled")
+    }
+    assert dropped == {"deadline": 1.0, "cancelled": 0.0}
 
 
 async def test_bad_input_names_the_field_and_server_keeps_serving(fake_channel: grpc.aio.Channel) -> None:
@@ -134,3 +177,56 @@ async def test_bad_input_names_the_field_and_server_keeps_serving(fake_channel: 
         ("images[1].data", "the image is empty")
     ]
     assert (await stub.Caption(caption_request(3))).captions[0].text == "3 bytes"
+
+
+async def test_no_batch_exceeds_max_batch_size() -> None:
+    model = ByteCountModel()
+    async with fake_server(model, max_batch_size=3, max_queue_size=12) as (app, stub):
+        held = await hold_one_batch(stub, model)
+        # Nine compatible calls wait together: three batches of three, never one of four.
+        queued = [asyncio.ensure_future(stub.Caption(caption_request(n))) for n in range(2, 11)]
+        await wait_until(lambda: queue_depth(app) == 9)
+        model.gate.set()
+        answers = await asyncio.gather(held, *queued)
+    assert [a.captions[0].text for a in answers] == [f"{n} bytes" for n in range(1, 11)]
+    assert model.batch_sizes == [1, 3, 3, 3]
+
+
+async def call_obeying_retry_info(
+    stub: captioner_pb2_grpc.CaptionerServiceStub, request: pb.CaptionRequest, retry_after_s: float
+) -> pb.CaptionResponse:
+    """A well-behaved client: sleeps the server's RetryInfo delay before each retry."""
+    while True:
+        await asyncio.sleep(retry_after_s)
+        try:
+            return await stub.Caption(request)
+        except grpc.aio.AioRpcError as exc:
+            retry_after_s = imaging.errors.details(exc).retry_after_s or 1.0
+
+
+async def test_retry_info_is_the_drain_time_of_the_work_queued_by_key() -> None:
+    # Beam batches take 1 s here, greedy ones 0.1 s: after a slow batch, a flood of greedy
+    # calls must be told when the greedy work queued ahead will be done, not a blend of both.
+    model = ByteCountModel(compute_s_by_key={BEAM: 1.0, GREEDY: 0.1})
+    async with fake_server(model, max_batch_size=2, max_queue_size=8) as (app, stub):
+        await stub.Caption(caption_request(1, BEAM))
+        await stub.Caption(caption_request(1))
+        held = await hold_one_batch(stub, model)
+        queued = [asyncio.ensure_future(stub.Caption(caption_request(n))) for n in range(2, 10)]
+        await wait_until(lambda: queue_depth(app) == 8)
+        loop = asyncio.get_running_loop()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Caption(caption_request(10))
+        refused_at = loop.time()
+        model.gate.set()
+        retry_after_s = imaging.errors.details(caught.value).retry_after_s
+        assert retry_after_s is not None
+        retried = asyncio.ensure_future(call_obeying_retry_info(stub, caption_request(10), retry_after_s))
+        await asyncio.gather(held, *queued)
+        drain_s = loop.time() - refused_at
+        assert (await retried).captions[0].text == "10 bytes"
+        retried_s = loop.time() - refused_at
+    # The held batch and four greedy batches: about 0.5 s.
+    assert drain_s / 2 <= retry_after_s <= 1.5 * drain_s + 0.1, (retry_after_s, drain_s)
+    # The obeying client is answered soon after the queue drained, not seconds later.
+    assert retried_s <= drain_s + 0.5, (retried_s, drain_s)

@@ -5,15 +5,19 @@ images and the errors of bad input."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 import imaging.errors
@@ -101,18 +105,49 @@ def variants_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# A klein variant making (and previewing) sizes up to 704 px, whose PNG takes tens of ms to encode.
+_LARGE_SIDE_PX = 704
+_LARGE_VARIANTS = """
+variants:
+  flux.2-klein-4b:
+    family: flux.2
+    pipeline: Flux2KleinPipeline
+    checkpoint: {klein}
+    description: "FLUX.2 [klein] 4B up to {side} px: served by the tiny random checkpoint {klein}"
+    min_side_px: 64
+    max_side_px: {side}
+    max_megapixels: {megapixels}
+    supports_guidance: true
+    max_reference_images: 2
+    pricing: {{model: flat, per_image_micros: 3000}}
+"""
+
+
+@pytest.fixture(scope="session")
+def large_variants_file(variants_file: Path) -> Path:
+    path = variants_file.parent / "large-variants.yaml"
+    path.write_text(
+        _LARGE_VARIANTS.format(
+            klein=variants_file.parent / "flux2-klein",
+            side=_LARGE_SIDE_PX,
+            megapixels=_LARGE_SIDE_PX**2 / 1e6,
+        )
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def generator_server(variants: Path, **overrides: Any) -> AsyncIterator[ServingApp]:
+    # One thread: the tiny pipelines gain nothing from more, and a busy machine makes extra threads spin.
+    values: dict[str, Any] = {"max_batch_delay_ms": 50, "max_batch_size": 4, "cpu_threads": 1, **overrides}
+    settings = GeneratorSettings(port=0, metrics_port=0, variants_file=str(variants), **values)
+    async with running(build_app(settings)) as app:
+        yield app
+
+
 @pytest.fixture
 async def generator_app(variants_file: Path) -> AsyncIterator[ServingApp]:
-    # One thread: the tiny pipelines gain nothing from more, and a busy machine makes extra threads spin.
-    settings = GeneratorSettings(
-        port=0,
-        metrics_port=0,
-        variants_file=str(variants_file),
-        max_batch_delay_ms=50,
-        max_batch_size=4,
-        cpu_threads=1,
-    )
-    async with running(build_app(settings)) as app:
+    async with generator_server(variants_file) as app:
         yield app
 
 
@@ -134,6 +169,39 @@ def pixels(data: bytes) -> np.ndarray:
 
 def sample(app: ServingApp, name: str, labels: dict[str, str] | None = None) -> float:
     return app.registry.get_sample_value(name, labels or {}) or 0.0
+
+
+_T = TypeVar("_T")
+
+
+# Between health probes: a stall longer than this always catches one in flight, while
+# few probes are out when a shared machine pauses the process for other work.
+_PROBE_INTERVAL_S = 0.01
+
+
+def _probe_health(port: int, stop: threading.Event) -> list[float]:
+    """Sends grpc.health.v1 Checks until ``stop`` (at least one); each one's latency in seconds."""
+    latencies: list[float] = []
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        while not latencies or not stop.is_set():
+            started = time.perf_counter()
+            check(health_pb2.HealthCheckRequest(), timeout=5)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(_PROBE_INTERVAL_S)
+    return latencies
+
+
+async def health_latencies_while(app: ServingApp, work: Awaitable[_T]) -> tuple[list[float], _T]:
+    """Probes health from a thread of its own, as a kubelet would from outside (a probe
+    on the server's event loop would stall with it, and miss the stalls), while ``work`` runs."""
+    stop = threading.Event()
+    probe = asyncio.ensure_future(asyncio.to_thread(_probe_health, app.port, stop))
+    try:
+        result = await work
+    finally:
+        stop.set()
+    return await probe, result
 
 
 async def test_list_variants_reports_served_variants_limits_and_prices(
@@ -273,7 +341,91 @@ async def test_stream_sends_each_step_with_previews_then_the_result(
     assert len(events[-1].result.images) == 1 and events[-1].result.steps == 5
     assert sample(generator_app, "imaging_generator_images_total", {"variant": KLEIN}) == 1
     assert sample(generator_app, "imaging_generator_denoising_steps_total", {"variant": KLEIN}) == 5
-    assert sample(generator_app, "imaging_generator_time_to_first_step_seconds_count") == 1
+    assert (
+        sample(generator_app, "imaging_generator_time_to_first_step_seconds_count", {"variant": KLEIN}) == 1
+    )
+
+
+async def test_health_is_answered_promptly_while_a_stream_sends_big_previews(
+    large_variants_file: Path,
+) -> None:
+    side = _LARGE_SIDE_PX
+    request = pb.StreamGenerateRequest(
+        spec=spec(variant=KLEIN, width_px=side, height_px=side, steps=2), preview_every_steps=1
+    )
+    async with (
+        generator_server(large_variants_file, preview_max_side_px=side) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+
+        async def stream() -> list[pb.StreamGenerateResponse]:
+            return [event async for event in stub.StreamGenerate(request)]
+
+        latencies, events = await health_latencies_while(app, stream())
+    previews = [e.progress.preview.data for e in events if e.progress.HasField("preview")]
+    assert [Image.open(io.BytesIO(data)).size for data in previews] == [(side, side)]
+    assert events[-1].WhichOneof("event") == "result"
+    # Encoding a preview this big takes longer than that: it must not happen on the event loop.
+    assert max(latencies) < 0.05, sorted(latencies)[-3:]
+
+
+async def test_a_full_queue_refuses_calls_before_decoding_their_images(variants_file: Path) -> None:
+    # A 16 MP reference image (the largest allowed) takes a few hundred ms to decode.
+    big = common_pb2.Image(data=png_bytes(Image.new("RGB", (4000, 4000), (200, 30, 30))))
+    flood = pb.GenerateRequest(spec=spec(variant=KLEIN, reference_images=[big]))
+    async with (
+        generator_server(variants_file, max_batch_size=1, max_queue_size=1) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+        busy = stub.StreamGenerate(pb.StreamGenerateRequest(spec=spec(steps=1000)))
+        await busy.read()  # its first step ran: the pipeline is busy
+        queued = asyncio.ensure_future(stub.Generate(pb.GenerateRequest(spec=spec(steps=1))))
+        while sample(app, "imaging_queue_depth", {"model": "generator"}) < 1:
+            await asyncio.sleep(0.005)
+
+        async def refused() -> tuple[grpc.StatusCode, float]:
+            started = time.perf_counter()
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Generate(flood)
+            return caught.value.code(), time.perf_counter() - started
+
+        async def refuse_all() -> list[tuple[grpc.StatusCode, float]]:
+            return await asyncio.gather(*(refused() for _ in range(12)))
+
+        latencies, outcomes = await health_latencies_while(app, refuse_all())
+        busy.cancel()
+        await queued
+    assert {code for code, _ in outcomes} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert max(seconds for _, seconds in outcomes) < 0.1, sorted(seconds for _, seconds in outcomes)
+    assert max(latencies) < 0.05, sorted(latencies)[-3:]
+    assert sample(app, "imaging_queue_rejected_total", {"model": "generator"}) == 12
+
+
+async def test_timings_are_recorded_per_variant(
+    generator_app: ServingApp, stub: generator_pb2_grpc.GeneratorServiceStub
+) -> None:
+    await stub.Generate(pb.GenerateRequest(spec=spec()))
+    async for _ in stub.StreamGenerate(pb.StreamGenerateRequest(spec=spec(variant=KLEIN))):
+        pass
+    names = ("queue_wait_seconds", "time_to_first_step_seconds", "latency_seconds")
+    for variant in (SCHNELL, KLEIN):
+        labels = {"variant": variant}
+        counts = [sample(generator_app, f"imaging_generator_{name}_count", labels) for name in names]
+        assert counts == [1, 1, 1], variant
+        queue, first_step, latency = (
+            sample(generator_app, f"imaging_generator_{name}_sum", labels) for name in names
+        )
+        assert 0 < queue <= first_step <= latency, variant
+
+
+def test_every_imaging_metric_help_names_its_unit(generator_app: ServingApp) -> None:
+    units = ("in seconds", "in images", "in megapixels", "in steps", "in queue items")
+    families = [f for f in generator_app.registry.collect() if f.name.startswith("imaging_")]
+    for family in families:
+        assert any(unit in family.documentation for unit in units), (family.name, family.documentation)
+    assert len(families) == 13
 
 
 async def test_cancelling_a_stream_stops_its_denoising(
@@ -330,6 +482,17 @@ async def test_flux2_reference_images_edit_and_are_priced(
     # 14,000 for the first output megapixel + 500,000 per input megapixel x 0.008192 MP.
     assert with_both.images[0].cost.amount_micros == 14000 + 4096
     assert plain.images[0].cost.amount_micros == 14000
+
+
+async def test_reference_megapixels_are_priced_to_the_rounded_micro(
+    stub: generator_pb2_grpc.GeneratorServiceStub,
+) -> None:
+    reference = common_pb2.Image(data=png_bytes(Image.new("RGB", (65, 65), (220, 30, 30))))
+    response = await stub.Generate(pb.GenerateRequest(spec=spec(variant=KLEIN, reference_images=[reference])))
+    # 14,000 + 500,000 per input megapixel x 0.004225 MP = 16,112.5: half a micro rounds up.
+    assert response.images[0].cost.amount_micros == 16113
+    assert response.usage.cost.amount_micros == 16113
+    assert response.usage.input_megapixels == pytest.approx(0.004225)
 
 
 async def test_flux1_img2img_and_inpaint(stub: generator_pb2_grpc.GeneratorServiceStub) -> None:
@@ -439,11 +602,21 @@ def _real_flux2() -> VariantConfig:
 
 def test_megapixel_pricing_charges_the_first_megapixel_then_pro_rata() -> None:
     pricing = _real_flux2().pricing
-    assert pricing.image_cost_micros(0.25, 0.0) == 30000  # part of the first megapixel: its full price
-    assert pricing.image_cost_micros(1.0, 0.0) == 30000
-    assert pricing.image_cost_micros(2.5, 0.0) == 30000 + 22500
-    assert pricing.image_cost_micros(1.0, 2.0) == 30000 + 30000
-    assert Pricing(PricingModel.FLAT, per_image_micros=3000).image_cost_micros(4.0, 3.0) == 3000
+    assert pricing.image_cost_micros(250_000, 0) == 30000  # part of the first megapixel: its full price
+    assert pricing.image_cost_micros(1_000_000, 0) == 30000
+    assert pricing.image_cost_micros(2_500_000, 0) == 30000 + 22500
+    assert pricing.image_cost_micros(1_000_000, 2_000_000) == 30000 + 30000
+    assert Pricing(PricingModel.FLAT, per_image_micros=3000).image_cost_micros(4_000_000, 3_000_000) == 3000
+
+
+def test_megapixel_prices_round_half_up_to_a_whole_micro() -> None:
+    pricing = _real_flux2().pricing
+    # 1024x1024 is 1.048576 MP: 30,000 + 15,000 x 0.048576 = 30,728.64 micros.
+    assert pricing.image_cost_micros(1024 * 1024, 0) == 30729
+    # 1,000,100 output pixels: 30,000 + 1.5 micros, exactly half way.
+    assert pricing.image_cost_micros(1_000_100, 0) == 30002
+    # Each input pixel costs 0.015 micros: 100 pixels are 1.5 micros, again half way.
+    assert pricing.image_cost_micros(1024 * 1024, 100) == 30730
 
 
 def test_aspect_ratio_sizes_keep_the_exact_ratio_and_multiple() -> None:
