@@ -19,26 +19,15 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from PIL import Image
 
-from generator_svc.options import BatchKey, Family, GenerationJob, GenerationResult, StepEvent
-from generator_svc.variants import HUB_PREFIX
+from generator_svc.options import HUB_PREFIX, BatchKey, Family, GenerationJob, GenerationResult, StepEvent
+from serving.compute import DtypeName, Row, torch_dtype
 
 _LOGGER = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-class Row(Protocol):
-    """One caller of a batch as the engine sees it (``serving.batcher.WorkItem``)."""
-
-    @property
-    def cancelled(self) -> bool: ...
-
-    def emit(self, event: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,12 +44,12 @@ class EngineConfig:
     """
 
     checkpoints: dict[str, str]
-    device: str = "cpu"
-    dtype: str = "float32"
-    cpu_offload: bool = False
-    vae_tiling: bool = False
-    cpu_threads: int = 0
-    preview_max_side_px: int = 256
+    device: str
+    dtype: DtypeName
+    cpu_offload: bool
+    vae_tiling: bool
+    cpu_threads: int
+    preview_max_side_px: int
 
 
 @dataclass
@@ -78,7 +67,7 @@ class FluxEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.device = torch.device(config.device)
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = torch_dtype(config.dtype)
         self._loaded: dict[str, _Loaded] = {}
         # Denoising steps run since start, all pipelines together (the worker thread writes it).
         self.steps_run = 0
@@ -136,9 +125,10 @@ class FluxEngine:
     ) -> list[GenerationResult | None]:
         """Runs compatible jobs as one pipeline call; ``rows[i]`` streams and cancels job i.
 
-        Returns one result per job, or None for a job whose row was cancelled
-        (it stops costing compute at the next step; the whole call stops when
-        every row is cancelled). Jobs with reference images come alone.
+        Returns one result per job, or None for a job whose caller left (its row
+        was cancelled or its deadline passed: it stops costing compute at the
+        next step; the whole call stops when every caller left), as
+        ``serving.compute`` has it. Jobs with reference images come alone.
         """
         started = time.monotonic()
         if all(row.cancelled for row in rows):

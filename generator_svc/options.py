@@ -13,6 +13,9 @@ from enum import Enum
 
 from PIL import Image
 
+# A checkpoint named ``hub:owner/name`` loads from the Hugging Face hub; any other is a directory.
+HUB_PREFIX = "hub:"
+
 
 class Family(Enum):
     FLUX_1 = "flux.1"
@@ -45,7 +48,7 @@ class GenerationJob:
 
     ``reference_images`` are decoded RGB images; for FLUX.1 the first is the
     img2img/inpaint start image (``mask`` white = repaint) moved ``strength``
-    of the way to noise (``convert.plan`` sets it for such calls); for FLUX.2
+    of the way to noise (``validation.plan`` sets it for such calls); for FLUX.2
     they are edit/subject references.
     """
 

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from generator_svc.variants import DEFAULT_VARIANTS_FILE
+from serving.compute import DtypeName
 from serving.settings import ModelServerSettings
 
 
@@ -29,7 +30,7 @@ class GeneratorSettings(ModelServerSettings):
         "checkpoint paths in it resolve against the repository root.",
     )
     device: Literal["cpu", "cuda"] = Field("cpu", description="Where the pipelines run.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+    dtype: DtypeName = Field(
         "float32", description="Transformer and VAE weights' dtype; text encoders stay float32."
     )
     cpu_offload: bool = Field(

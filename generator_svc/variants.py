@@ -35,13 +35,12 @@ from typing import Any
 
 import yaml
 
-from generator_svc.options import Family
+from generator_svc.options import HUB_PREFIX, Family
 
 _LOGGER = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VARIANTS_FILE = Path(__file__).resolve().parent / "variants.yaml"
-HUB_PREFIX = "hub:"
 
 # Pipeline classes each family can be served by (the engine knows how to call these).
 PIPELINES = {Family.FLUX_1: ("FluxPipeline",), Family.FLUX_2: ("Flux2KleinPipeline",)}
@@ -179,6 +178,11 @@ class Registry:
     @property
     def names(self) -> list[str]:
         return sorted(self.variants)
+
+    @property
+    def served(self) -> list[VariantConfig]:
+        """Every variant, by name."""
+        return sorted(self.variants.values(), key=lambda v: v.name)
 
     @property
     def checkpoints(self) -> dict[str, str]:

@@ -211,8 +211,15 @@ class ServingApp:
         """
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int, frame: object) -> None:
+            loop.call_soon_threadsafe(stop.set)
+
+        # Plain handlers, not loop.add_signal_handler: asyncio resets those to
+        # the default (die) when the loop closes, so a late signal could kill
+        # a process that has already drained.
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            signal.signal(sig, on_signal)
         await self.start()
         assert self._load_task is not None
         stop_wait = loop.create_task(stop.wait())
@@ -226,5 +233,4 @@ class ServingApp:
         # Drained: a signal that comes now (a launcher's SIGTERM after the
         # terminal's SIGINT) must not kill the exiting process with -15.
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN)

@@ -21,7 +21,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 import imaging.errors
-from generator_svc import convert
+from generator_svc import validation
+from generator_svc.calls import GenerationSpec
 from generator_svc.options import Family
 from generator_svc.server import build_app
 from generator_svc.settings import GeneratorSettings
@@ -29,6 +30,7 @@ from generator_svc.variants import Pricing, PricingModel, VariantConfig, load_re
 from imaging.common.v1 import common_pb2
 from imaging.generator.v1 import generator_pb2 as pb
 from imaging.generator.v1 import generator_pb2_grpc
+from serving.errors import InvalidArgument
 from serving.server import ServingApp
 from tests.conftest import png_bytes, running
 
@@ -519,9 +521,26 @@ async def test_flux1_img2img_and_inpaint(stub: generator_pb2_grpc.GeneratorServi
     assert kept[0].usage.input_megapixels == pytest.approx(64 * 64 / 1e6)
 
 
+async def test_flux1_takes_reference_images_of_any_size(
+    stub: generator_pb2_grpc.GeneratorServiceStub,
+) -> None:
+    # img2img and inpaint resize the start image and mask to the output size.
+    for width, height in ((1, 1), (8, 700)):
+        image = common_pb2.Image(data=png_bytes(Image.new("RGB", (width, height), (220, 30, 30))))
+        mask = common_pb2.Image(data=png_bytes(Image.new("L", (width, height), 255)))
+        for masked in (None, mask):
+            response = await stub.Generate(
+                pb.GenerateRequest(spec=spec(steps=1, reference_images=[image], mask=masked))
+            )
+            assert len(response.images) == 1, (width, height, masked is not None)
+
+
 INVALID, NOT_FOUND = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 _JUNK = common_pb2.Image(data=b"not an image")
 _BLACK = common_pb2.Image(data=png_bytes(Image.new("RGB", (64, 64))))
+# Smaller on one side, or narrower, than Flux2KleinPipeline takes as a reference image.
+_NARROW = common_pb2.Image(data=png_bytes(Image.new("RGB", (64, 63))))
+_SLIVER = common_pb2.Image(data=png_bytes(Image.new("RGB", (576, 64))))
 
 # (fields that differ from a good spec, expected code, the field the error names)
 _BAD: list[tuple[dict[str, Any], grpc.StatusCode, str]] = [
@@ -549,6 +568,8 @@ _BAD: list[tuple[dict[str, Any], grpc.StatusCode, str]] = [
     ({"variant": KLEIN, "mask": _JUNK}, INVALID, "spec.mask"),
     ({"mask": _JUNK}, INVALID, "spec.mask"),  # no image to inpaint
     ({"reference_images": [_BLACK], "strength": 1.5}, INVALID, "spec.strength"),
+    ({"variant": KLEIN, "reference_images": [_NARROW]}, INVALID, "spec.reference_images[0].data"),
+    ({"variant": KLEIN, "reference_images": [_BLACK, _SLIVER]}, INVALID, "spec.reference_images[1].data"),
 ]
 
 
@@ -621,12 +642,12 @@ def test_megapixel_prices_round_half_up_to_a_whole_micro() -> None:
 
 def test_aspect_ratio_sizes_keep_the_exact_ratio_and_multiple() -> None:
     variant = _real_flux2()
-    assert convert.size(pb.GenerationSpec(aspect_ratio="16:9", megapixels=1.0), variant) == (1280, 720)
-    assert convert.size(pb.GenerationSpec(aspect_ratio="1:1", megapixels=1.0), variant) == (992, 992)
-    assert convert.size(pb.GenerationSpec(aspect_ratio="3:2"), variant) == (1248, 832)  # the default area
-    assert convert.size(pb.GenerationSpec(), variant) == (1024, 1024)
-    with pytest.raises(convert.errors.InvalidArgument) as caught:
-        convert.size(pb.GenerationSpec(aspect_ratio="64:1", megapixels=0.1), variant)
+    assert validation.size(GenerationSpec(aspect_ratio="16:9", megapixels=1.0), variant) == (1280, 720)
+    assert validation.size(GenerationSpec(aspect_ratio="1:1", megapixels=1.0), variant) == (992, 992)
+    assert validation.size(GenerationSpec(aspect_ratio="3:2"), variant) == (1248, 832)  # the default area
+    assert validation.size(GenerationSpec(), variant) == (1024, 1024)
+    with pytest.raises(InvalidArgument) as caught:
+        validation.size(GenerationSpec(aspect_ratio="64:1", megapixels=0.1), variant)
     assert caught.value.violations[0].field == "spec.aspect_ratio"
 
 
