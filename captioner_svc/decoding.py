@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from transformers import (
@@ -31,15 +31,7 @@ from transformers import (
 )
 
 from captioner_svc.options import CaptionResult, DecodeOptions, Finish, Strategy, TokenEvent
-
-
-class Row(Protocol):
-    """A caller's handle, as the batcher's ``WorkItem`` provides it."""
-
-    @property
-    def cancelled(self) -> bool: ...
-
-    def emit(self, event: Any) -> None: ...
+from serving.compute import Row
 
 
 @dataclass
@@ -130,7 +122,7 @@ def decode_stepwise(
     seeds: Sequence[int],
     rows: Sequence[Row],
     encode_s: float,
-) -> list[CaptionResult | Exception]:
+) -> list[CaptionResult | None]:
     """Greedy or sampled captions for a batch whose images are already encoded."""
     config = model.config.text_config
     bos_id, eos_id = config.bos_token_id, config.sep_token_id
@@ -186,11 +178,11 @@ def decode_stepwise(
             active = [active[k] for k in keep]
         step_input = chosen[:, None]
     decode_s = time.perf_counter() - started
-    results: list[CaptionResult | Exception] = []
+    results: list[CaptionResult | None] = []
     for state in states:
         if state.finish is None:
-            # Only a cancelled row ends without a finish reason; nobody reads its result.
-            results.append(RuntimeError("cancelled"))
+            # Only a cancelled row ends without a finish reason: None, as serving.compute says.
+            results.append(None)
             continue
         mean = sum(state.log_probs) / len(state.log_probs) if state.log_probs else 0.0
         results.append(
@@ -259,7 +251,7 @@ def decode_beam_search(
     options: DecodeOptions,
     rows: Sequence[Row],
     encode_s: float,
-) -> list[CaptionResult | Exception]:
+) -> list[CaptionResult | None]:
     """Beam-search captions through ``generate()``; tokens are emitted at the end."""
     started = time.perf_counter()
     config = model.config.text_config
@@ -280,8 +272,11 @@ def decode_beam_search(
     generated = output[:, len(prompt) - 1 :]
     scores = _sequence_log_probs(model, pixel_values, output, len(prompt) - 1)
     decode_s = time.perf_counter() - started
-    results: list[CaptionResult | Exception] = []
+    results: list[CaptionResult | None] = []
     for b, row in enumerate(rows):
+        if row.cancelled:
+            results.append(None)  # its caller left: as serving.compute says
+            continue
         ids: list[int] = []
         finish = Finish.LENGTH
         for token in generated[b].tolist():

@@ -20,12 +20,11 @@ import torch
 from PIL import Image
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
-from captioner_svc.decoding import Detokenizer, Row, decode_beam_search, decode_stepwise
+from captioner_svc.decoding import Detokenizer, decode_beam_search, decode_stepwise
 from captioner_svc.options import AttentionResult, CaptionJob, CaptionResult, DecodeOptions, Strategy
+from serving.compute import DtypeName, Row, torch_dtype
 
 _LOGGER = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class EngineConfig:
     retrieval_model: str = ""
     adapters: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: DtypeName = "float32"
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class CaptionEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.device = torch.device(config.device)
-        self.dtype = DTYPES[config.dtype]
+        self.dtype = torch_dtype(config.dtype)
         self.captioner: Any = None
         self.caption_processor: Any = None
         self.retriever: Any = None
@@ -158,8 +157,9 @@ class CaptionEngine:
     @torch.inference_mode()
     def caption(
         self, options: DecodeOptions, jobs: Sequence[CaptionJob], rows: Sequence[Row]
-    ) -> list[CaptionResult | Exception]:
-        """Captions a batch of compatible jobs; ``rows[i]`` streams and cancels job i."""
+    ) -> list[CaptionResult | None]:
+        """Captions a batch of compatible jobs; ``rows[i]`` streams and cancels job i
+        (a cancelled job's result is None)."""
         started = time.perf_counter()
         pixels = self.pixel_values(self.caption_processor, [job.image for job in jobs])
         detok = Detokenizer(self.caption_processor.tokenizer, options.prefix, options.stop_sequences)

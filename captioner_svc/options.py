@@ -1,7 +1,9 @@
-"""What the engine needs to know of a call, as plain frozen dataclasses.
+"""What the engine needs to know of a call, as plain frozen dataclasses:
+its options, its jobs, its results and the batch keys it dispatches on.
 
-``DecodeOptions`` is hashable and is the micro-batcher's compatibility key:
-calls with equal options (prefix and adapter included) decode together.
+Each operation has its own batch key; ``CaptionKey`` carries the
+``DecodeOptions``, so calls with equal options (prefix and adapter included)
+decode together.
 """
 
 from __future__ import annotations
@@ -49,6 +51,57 @@ class CaptionJob:
 
     image: Image.Image
     seed: int
+
+
+@dataclass(frozen=True)
+class MatchJob:
+    """One image scored against texts."""
+
+    image: Image.Image
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AttentionJob:
+    """One image's cross-attention over ``caption``; an empty caption is generated
+    first with ``options`` and ``seed``."""
+
+    image: Image.Image
+    caption: str
+    options: DecodeOptions
+    seed: int
+    layers: tuple[int, ...]
+    per_head: bool
+
+
+@dataclass(frozen=True)
+class CaptionKey:
+    """Captions decoded together: equal decoding options. Payload: ``CaptionJob``."""
+
+    options: DecodeOptions
+
+
+@dataclass(frozen=True)
+class EmbedImageKey:
+    """Image embeddings. Payload: a fitted ``Image.Image``."""
+
+
+@dataclass(frozen=True)
+class EmbedTextKey:
+    """Text embeddings. Payload: ``str``."""
+
+
+@dataclass(frozen=True)
+class MatchKey:
+    """Image-text matches. Payload: ``MatchJob``."""
+
+
+@dataclass(frozen=True)
+class AttentionKey:
+    """Cross-attention maps. Payload: ``AttentionJob``."""
+
+
+BatchKey = CaptionKey | EmbedImageKey | EmbedTextKey | MatchKey | AttentionKey
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,62 @@
-"""The captioner server's entry for ``__main__`` and tests."""
+"""The captioner server's wiring: the engine on its worker thread behind one
+bounded micro-batcher (``ModelRuntime``), the typed ``Captioning`` layer over
+that batcher, and the gRPC servicer over it.
 
-from captioner_svc.service import build_app
+Every model call goes through the same queue, so ``max_queue_size`` bounds
+all work on the model and a cancelled call never reaches it.
+"""
 
-__all__ = ["build_app"]
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import grpc
+
+from captioner_svc.batches import BatchRunner
+from captioner_svc.captioning import Captioning
+from captioner_svc.engine import CaptionEngine, EngineConfig
+from captioner_svc.metrics import CaptionerMetrics
+from captioner_svc.servicer import CaptionerServicer
+from captioner_svc.settings import CaptionerSettings
+from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
+from serving.batcher import WorkItem
+from serving.runtime import ModelRuntime
+from serving.server import ServingApp
+
+SERVICE_NAME = captioner_pb2.DESCRIPTOR.services_by_name["CaptionerService"].full_name
+
+
+class CaptionerRuntime(ModelRuntime):
+    """Owns the engine, its worker thread, its batcher and the ``Captioning``
+    layer the servicer calls."""
+
+    service_names: tuple[str, ...] = (SERVICE_NAME,)
+
+    def __init__(self, app: ServingApp, settings: CaptionerSettings) -> None:
+        self.engine = CaptionEngine(
+            EngineConfig(
+                caption_model=settings.caption_model,
+                retrieval_model=settings.retrieval_model,
+                adapters=dict(settings.adapters) if settings.caption_model else {},
+                device=settings.device,
+                dtype=settings.dtype,
+            )
+        )
+        metrics = CaptionerMetrics(app.registry)
+        self._run_batch = BatchRunner(self.engine, metrics)
+        super().__init__("captioner", self.engine, app, settings)
+        self.captioning = Captioning(self.engine, self.batcher, metrics, settings)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(CaptionerServicer(self.captioning), server)
+
+    def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
+        return self._run_batch(key, items)
+
+
+def build_app(settings: CaptionerSettings) -> ServingApp:
+    """Returns the captioner server, not yet started."""
+    app = ServingApp("captioner", settings)
+    app.add(CaptionerRuntime(app, settings))
+    return app

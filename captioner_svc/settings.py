@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from serving.compute import DtypeName
 from serving.settings import ModelServerSettings
 
 # The checkpoints the project ships (trained by toyworld/); real BLIP weights
@@ -47,7 +48,7 @@ class CaptionerSettings(ModelServerSettings):
         description='LoRA adapters of the caption model by request name, as JSON: {"fr": "/path"}.',
     )
     device: Literal["cpu", "cuda"] = Field("cpu", description="Where the models run.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Model weights' dtype.")
+    dtype: DtypeName = Field("float32", description="Model weights' dtype.")
     default_max_new_tokens: int = Field(
         30, ge=1, description="max_new_tokens when a request leaves it unset."
     )

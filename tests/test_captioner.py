@@ -8,6 +8,8 @@ import asyncio
 import io
 import re
 import struct
+import threading
+import time
 import urllib.request
 import zlib
 from pathlib import Path
@@ -15,10 +17,11 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 import imaging.errors
-from captioner_svc.server import build_app
+from captioner_svc.server import CaptionerRuntime, build_app
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
@@ -464,3 +467,74 @@ async def test_image_errors_speak_the_service_words(
 
 def _metric(body: str, prefix: str) -> float:
     return float(next(line for line in body.splitlines() if line.startswith(prefix)).split()[-1])
+
+
+# A 36-megapixel PNG (under the default pixel limit): small on the wire, slow to decode.
+BIG_SIDE_PX = 6000
+FLOOD_CALLS = 16
+# As in test_captioner_attention: room for a loaded 2-core CI machine.
+HEALTH_BUDGET_S = 0.1
+# Longest wait for a held model before the test gives up (never reached when it passes).
+HOLD_TIMEOUT_S = 30
+
+
+async def test_a_full_queue_refuses_before_decoding_and_health_stays_fast(tiny_blip: dict[str, Path]) -> None:
+    settings = tiny_captioner_settings(tiny_blip, max_queue_size=2, max_batch_size=1, max_batch_delay_ms=0)
+    app = ServingApp("captioner", settings)
+    runtime = CaptionerRuntime(app, settings)
+    app.add(runtime)
+    buffer = io.BytesIO()
+    Image.new("RGB", (BIG_SIDE_PX, BIG_SIDE_PX), "red").save(buffer, format="PNG")
+    big = common_pb2.Image(data=buffer.getvalue(), media_type="image/png")
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(module: object, args: object) -> None:
+        entered.set()
+        release.wait(HOLD_TIMEOUT_S)
+
+    async with (
+        running(app, grace_period_s=0),
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub, health = Stub(channel), health_pb2_grpc.HealthStub(channel)
+        handle = runtime.engine.captioner.text_decoder.register_forward_pre_hook(hold)
+        try:
+            in_compute = asyncio.ensure_future(caption_text(stub, scene_image(1), decoding=greedy()))
+            await asyncio.to_thread(entered.wait, HOLD_TIMEOUT_S)
+            queued = asyncio.ensure_future(
+                stub.Caption(pb.CaptionRequest(images=[scene_image(2), scene_image(3)], decoding=greedy()))
+            )
+            while runtime.batcher.queue_depth < settings.max_queue_size:
+                await asyncio.sleep(0.01)
+
+            def preprocessed() -> float | None:
+                return app.registry.get_sample_value(
+                    "imaging_captioner_stage_seconds_count", {"stage": "preprocess"}
+                )
+
+            before = preprocessed()
+
+            async def refused() -> imaging.errors.ErrorDetails:
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await stub.Caption(pb.CaptionRequest(images=[big] * settings.max_images_per_request))
+                return imaging.errors.details(caught.value)
+
+            flood = asyncio.gather(*(refused() for _ in range(FLOOD_CALLS)))
+            latencies: list[float] = []
+            while not flood.done():
+                started = time.perf_counter()
+                response = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+                assert response.status == health_pb2.HealthCheckResponse.SERVING
+                latencies.append(time.perf_counter() - started)
+            infos = await flood
+            assert {info.code for info in infos} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+            assert all(info.retry_after_s for info in infos)
+            # Refused before their images were decoded: no preprocessing ran for them.
+            assert preprocessed() == before
+            slow = [latency for latency in latencies if latency >= HEALTH_BUDGET_S]
+            assert not slow, f"{len(slow)} of {len(latencies)} checks took {HEALTH_BUDGET_S} s or more"
+        finally:
+            release.set()
+            handle.remove()
+        assert await in_compute
+        assert len((await queued).captions) == 2

@@ -16,7 +16,7 @@ import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from transformers import BlipForConditionalGeneration, BlipImageProcessorPil, BlipProcessor
 
-from captioner_svc.service import CaptionerRuntime
+from captioner_svc.server import CaptionerRuntime
 from captioner_svc.settings import CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc

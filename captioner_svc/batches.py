@@ -1,0 +1,85 @@
+"""The captioner's batch function, on the model's worker thread: dispatches
+each typed batch key to the engine and records per-stage metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Hashable, Iterator, Sequence
+from typing import Any
+
+from captioner_svc.engine import CaptionEngine
+from captioner_svc.metrics import CaptionerMetrics
+from captioner_svc.options import (
+    AttentionJob,
+    AttentionKey,
+    AttentionResult,
+    CaptionJob,
+    CaptionKey,
+    CaptionResult,
+    DecodeOptions,
+    EmbedImageKey,
+    EmbedTextKey,
+    MatchJob,
+    MatchKey,
+)
+from serving.compute import Row
+
+
+class BatchRunner:
+    """``process(key, items)`` for the runtime's batcher: one result per item;
+    None for an item whose caller left (``serving.compute``)."""
+
+    def __init__(self, engine: CaptionEngine, metrics: CaptionerMetrics) -> None:
+        self.engine = engine
+        self.metrics = metrics
+
+    def __call__(self, key: Hashable, items: Sequence[Any]) -> Sequence[Any]:
+        payloads = [item.payload for item in items]
+        match key:
+            case CaptionKey(options):
+                return self._caption(options, payloads, items)
+            case EmbedImageKey():
+                with self._stage("embed_image"):
+                    return self.engine.embed_images(payloads)
+            case EmbedTextKey():
+                with self._stage("embed_text"):
+                    return self.engine.embed_texts(payloads)
+            case MatchKey():
+                with self._stage("match"):
+                    return [self._match(job) for job in payloads]
+            case AttentionKey():
+                with self._stage("cross_attention"):
+                    return [self._attention(job, item) for job, item in zip(payloads, items, strict=True)]
+        raise TypeError(f"unknown batch key {key!r}")
+
+    @contextlib.contextmanager
+    def _stage(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
+
+    def _caption(
+        self, options: DecodeOptions, jobs: Sequence[CaptionJob], rows: Sequence[Row]
+    ) -> list[CaptionResult | None]:
+        results = self.engine.caption(options, jobs, rows)
+        finished = [r for r in results if r is not None]
+        if finished:
+            # The stages are timed once per batch: every result carries the same times.
+            self.metrics.stage_seconds.labels("encode_image").observe(finished[0].encode_s)
+            self.metrics.stage_seconds.labels("decode").observe(finished[0].decode_s)
+            self.metrics.tokens.inc(sum(len(r.token_ids) for r in finished))
+        return results
+
+    def _match(self, job: MatchJob) -> list[tuple[float, float]]:
+        return self.engine.match(job.image, job.texts)
+
+    def _attention(self, job: AttentionJob, row: Row) -> AttentionResult | None:
+        caption = job.caption
+        if not caption:
+            # The call's own item is the caption's row: cancelled, it stops decoding at the next token.
+            result = self.engine.caption(job.options, [CaptionJob(job.image, job.seed)], [row])[0]
+            if result is None:
+                return None
+            caption = result.text
+        return self.engine.cross_attention(job.image, caption, job.layers, job.per_head)
