@@ -134,6 +134,12 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 self._wrap_stream(handler.unary_stream, full_method, incoming_id, parse),
                 response_serializer=handler.response_serializer,
             )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._wrap_bidi(handler.stream_stream, full_method, incoming_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
     def _wrap_unary(
@@ -182,12 +188,45 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
 
         return stream
 
+    def _wrap_bidi(
+        self, behavior: Callable[..., Any], full_method: str, incoming_id: str | bytes | None
+    ) -> Callable[[Any, _Context], AsyncIterator[Any]]:
+        """Counts a bidirectional stream (server reflection) like the others;
+        it is never refused or waited for on drain."""
+
+        async def bidi(requests: Any, context: _Context) -> AsyncIterator[Any]:
+            call = _CallRecord(self._metrics, full_method, "bidi_stream", incoming_id, counts_request=False)
+
+            async def counted() -> AsyncIterator[Any]:
+                async for request in requests:
+                    self._metrics.messages_received.labels(*call.labels).inc()
+                    yield request
+
+            try:
+                await call.begin(context)
+                async for response in behavior(counted(), context):
+                    call.messages += 1
+                    self._metrics.messages_sent.labels(*call.labels).inc()
+                    yield response
+            except BaseException as exc:
+                await call.fail(exc, context)
+                raise
+            finally:
+                call.end()
+
+        return bidi
+
 
 class _CallRecord:
     """The bookkeeping of one RPC from its start to its last message."""
 
     def __init__(
-        self, metrics: RpcMetrics, full_method: str, rpc_type: str, incoming_id: str | bytes | None
+        self,
+        metrics: RpcMetrics,
+        full_method: str,
+        rpc_type: str,
+        incoming_id: str | bytes | None,
+        counts_request: bool = True,
     ) -> None:
         self.metrics = metrics
         self.full_method = full_method
@@ -203,7 +242,8 @@ class _CallRecord:
         # happens from the first await on (a client may cancel at once).
         self.metrics.started.labels(*self.labels).inc()
         self.metrics.in_flight.labels(*self.labels[:2]).inc()
-        self.metrics.messages_received.labels(*self.labels).inc()
+        if counts_request:  # a unary request; a stream's are counted as they arrive
+            self.metrics.messages_received.labels(*self.labels).inc()
 
     async def begin(self, context: _Context) -> None:
         # Each RPC runs in its own task, so the value never leaks to another call;

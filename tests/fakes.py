@@ -36,12 +36,15 @@ class ByteCountModel:
         self.compute_s_by_key = dict(compute_s_by_key or {})
         self.gate = threading.Event()
         self.gate.set()
+        # Holds loading while cleared (a server whose model is still loading).
+        self.load_gate = threading.Event()
+        self.load_gate.set()
         self.started = threading.Event()
         self.seen: list[bytes] = []
         self.batch_sizes: list[int] = []
 
     def load(self) -> None:
-        return None
+        self.load_gate.wait(timeout=30)
 
     def close(self) -> None:
         return None

@@ -12,13 +12,16 @@ import urllib.request
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 import imaging.errors
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.common.v1 import common_pb2
 from serving.server import ServingApp
-from tests.fakes import ByteCountModel
+from serving.settings import ModelServerSettings
+from tests.conftest import health_status
+from tests.fakes import ByteCountModel, build_fake_app
 
 SERVICE = "/imaging.captioner.v1.CaptionerService"
 
@@ -136,3 +139,47 @@ async def test_reflection_answers_v1_and_v1alpha_and_metrics_carry_the_process(
     ):
         assert name in body
     assert metric_value(body, 'grpc_server_msg_received_total{grpc_method="Caption"') == 1
+
+
+async def test_a_loading_server_answers_unavailable_with_retry_info(
+    fake_settings: ModelServerSettings, byte_model: ByteCountModel
+) -> None:
+    byte_model.load_gate.clear()
+    app = build_fake_app(fake_settings, byte_model)
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            assert await health_status(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+            caption = channel.unary_unary(
+                f"{SERVICE}/Caption",
+                request_serializer=pb.CaptionRequest.SerializeToString,
+                response_deserializer=pb.CaptionResponse.FromString,
+            )
+            request = pb.CaptionRequest(images=[common_pb2.Image(data=b"abc")])
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await caption(request, timeout=5)
+            info = imaging.errors.details(caught.value)
+            assert info.code == grpc.StatusCode.UNAVAILABLE
+            assert info.retry_after_s is not None and info.retry_after_s > 0
+            byte_model.load_gate.set()
+            await app.wait_ready()
+            assert (await caption(request, timeout=5)).captions[0].text == "3 bytes"
+    finally:
+        byte_model.load_gate.set()
+        await app.stop(grace_period_s=0, drain_delay_s=0)
+
+
+async def test_reflection_streams_are_counted(fake_app: ServingApp, fake_channel: grpc.aio.Channel) -> None:
+    call = fake_channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    requests = [reflection_pb2.ServerReflectionRequest(list_services="")] * 2
+    replies = [r async for r in call(iter(requests))]
+    assert len(replies) == 2
+    body = metrics_text(fake_app)
+    labels = 'grpc_method="ServerReflectionInfo",grpc_service="grpc.reflection.v1.ServerReflection"'
+    assert metric_value(body, f'grpc_server_handled_total{{grpc_code="OK",{labels}') == 1
+    assert metric_value(body, f"grpc_server_msg_received_total{{{labels}") == 2
+    assert metric_value(body, f"grpc_server_msg_sent_total{{{labels}") == 2
