@@ -35,6 +35,7 @@ from captioner_svc.engine import CaptionEngine, ModelFacts
 from captioner_svc.heatmap import heatmap_pngs
 from captioner_svc.metrics import CaptionerMetrics
 from captioner_svc.options import (
+    OPERATIONS,
     AttentionJob,
     AttentionKey,
     AttentionResult,
@@ -114,7 +115,7 @@ class Captioning:
         self._check_image_count(call.images)
         seed = call.decoding.seed
         # Queue room first: a full queue refuses the call before its images are decoded.
-        with self.batcher.reserve(len(call.images)) as room:
+        with self.batcher.reserve(len(call.images), operation=OPERATIONS[CaptionKey]) as room:
             images, megapixels = await self._prepare(call.images, call.resize)
             results: list[CaptionResult] = await asyncio.gather(
                 *(
@@ -135,7 +136,7 @@ class Captioning:
         options = self._options(call.decoding)
         seed = call.decoding.seed
         first = True
-        with self.batcher.reserve() as room:
+        with self.batcher.reserve(operation=OPERATIONS[CaptionKey]) as room:
             (image,), megapixels = await self._prepare(call.images, call.resize)
             events = self.batcher.stream(CaptionJob(image, seed), CaptionKey(options), timeout_s, room)
             async for event in events:
@@ -153,7 +154,7 @@ class Captioning:
     async def embed_images(self, call: EmbedImagesCall, timeout_s: float | None) -> Embeddings:
         self._require_retriever("EmbedImages")
         self._check_image_count(call.images)
-        with self.batcher.reserve(len(call.images)) as room:
+        with self.batcher.reserve(len(call.images), operation=OPERATIONS[EmbedImageKey]) as room:
             images, megapixels = await self._prepare(call.images, call.resize)
             vectors = await asyncio.gather(
                 *(self.batcher.submit(image, EmbedImageKey(), timeout_s, room) for image in images)
@@ -163,7 +164,7 @@ class Captioning:
 
     async def embed_texts(self, texts: Sequence[str], timeout_s: float | None) -> Embeddings:
         self._require_retriever("EmbedTexts")
-        with self.batcher.reserve(len(texts)) as room:
+        with self.batcher.reserve(len(texts), operation=OPERATIONS[EmbedTextKey]) as room:
             vectors = await asyncio.gather(
                 *(self.batcher.submit(text, EmbedTextKey(), timeout_s, room) for text in texts)
             )
@@ -171,7 +172,7 @@ class Captioning:
 
     async def match(self, call: MatchCall, timeout_s: float | None) -> Matches:
         self._require_retriever("MatchImageText")
-        with self.batcher.reserve() as room:
+        with self.batcher.reserve(operation=OPERATIONS[MatchKey]) as room:
             (image,), megapixels = await self._prepare((call.image,), call.resize)
             scores = await self.batcher.submit(MatchJob(image, call.texts), MatchKey(), timeout_s, room)
         self.metrics.images.labels("match").inc()
@@ -189,7 +190,7 @@ class Captioning:
                 )
         self._check_caption_fits(call.caption)
         options = self._options(call.decoding)
-        with self.batcher.reserve() as room:
+        with self.batcher.reserve(operation=OPERATIONS[AttentionKey]) as room:
             (image,), megapixels = await self._prepare((call.image,), call.resize)
             job = AttentionJob(image, call.caption, options, call.decoding.seed, call.layers, call.per_head)
             result: AttentionResult = await self.batcher.submit(job, AttentionKey(), timeout_s, room)

@@ -103,6 +103,15 @@ class AttentionKey:
 
 BatchKey = CaptionKey | EmbedImageKey | EmbedTextKey | MatchKey | AttentionKey
 
+# The ``operation`` label of each key's queue and batch metrics.
+OPERATIONS: dict[type, str] = {
+    CaptionKey: "caption",
+    EmbedImageKey: "embed_image",
+    EmbedTextKey: "embed_text",
+    MatchKey: "match",
+    AttentionKey: "attention",
+}
+
 
 @dataclass(frozen=True)
 class TokenEvent:

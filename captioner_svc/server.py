@@ -17,6 +17,7 @@ from captioner_svc.batches import BatchRunner
 from captioner_svc.captioning import Captioning
 from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.metrics import CaptionerMetrics
+from captioner_svc.options import OPERATIONS
 from captioner_svc.servicer import CaptionerServicer
 from captioner_svc.settings import CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
@@ -53,6 +54,9 @@ class CaptionerRuntime(ModelRuntime):
 
     def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
         return self._run_batch(key, items)
+
+    def _operation(self, key: Hashable) -> str:
+        return OPERATIONS.get(type(key), "")
 
 
 def build_app(settings: CaptionerSettings) -> ServingApp:

@@ -59,6 +59,9 @@ class GeneratorRuntime(ModelRuntime):
     def _cost_key(self, key: Hashable) -> Hashable:
         return batches.cost_key(key)
 
+    def _operation(self, key: Hashable) -> str:
+        return "generate"
+
     def _process(
         self, key: Hashable, items: Sequence[WorkItem[GenerationJob]]
     ) -> Sequence[GenerationResult | None]:

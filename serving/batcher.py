@@ -117,6 +117,10 @@ def _same_key(key: Hashable) -> Hashable:
     return key
 
 
+def _no_operation(key: Hashable) -> str:
+    return ""
+
+
 @dataclass(eq=False)
 class Reservation:
     """Queue room held for one call's items while the server prepares them
@@ -141,7 +145,9 @@ class MicroBatcher(Generic[T, R]):
     per item, in order; a result may be an exception instance, which fails
     only that item's call. ``cost_key(key)`` names the keys whose batches take
     about as long as ``key``'s (by default each key alone): they share one
-    batch-time estimate.
+    batch-time estimate. ``operation(key)`` names the ``operation`` label of
+    the metrics of ``key``'s items (``key`` None: a reservation that named no
+    operation); the queue depth is kept exactly per operation.
     """
 
     def __init__(
@@ -152,6 +158,7 @@ class MicroBatcher(Generic[T, R]):
         settings: BatcherSettings,
         metrics: BatchMetrics | None = None,
         cost_key: Callable[[Hashable], Hashable] = _same_key,
+        operation: Callable[[Hashable], str] = _no_operation,
     ) -> None:
         self.name = name
         self._process = process
@@ -159,8 +166,11 @@ class MicroBatcher(Generic[T, R]):
         self._settings = settings
         self._metrics = metrics
         self._cost_key = cost_key
+        self._operation = operation
         self._queues: dict[Hashable, deque[_Waiting[T, R]]] = {}
         self._size = 0
+        # Items waiting, by operation (sums to _size): the per-operation depth gauge.
+        self._depth: dict[str, int] = {}
         self._reserved = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -188,16 +198,20 @@ class MicroBatcher(Generic[T, R]):
                 _fail(waiting, errors.Unavailable("the server is shutting down; retry"))
         self._queues.clear()
         self._size = 0
+        for operation in self._depth:
+            self._depth[operation] = 0
+            self._observe_depth(operation)
 
     def has_room(self, count: int = 1) -> bool:
         """True when ``count`` more items fit in the queue now (reservations included)."""
         return self._size + self._reserved + count <= self._settings.max_queue_size
 
-    def reserve(self, count: int = 1) -> Reservation:
+    def reserve(self, count: int = 1, operation: str | None = None) -> Reservation:
         """Holds queue room for one call's ``count`` items, or refuses the call at
         once (``ResourceExhausted`` with RetryInfo): call it before decoding
-        inputs, so that a full queue costs nothing more. Use it as ``with``."""
-        self._admit(count)
+        inputs, so that a full queue costs nothing more. Use it as ``with``.
+        ``operation`` labels a refusal (default: ``operation(None)``)."""
+        self._admit(count, self._operation(None) if operation is None else operation)
         self._reserved += count
         return Reservation(count, self._give_back)
 
@@ -261,14 +275,16 @@ class MicroBatcher(Generic[T, R]):
             reservation.slots -= 1
             self._reserved -= 1
         else:
-            self._admit(1)
+            self._admit(1, self._operation(key))
         now = time.monotonic()
         deadline = None if timeout_s is None else now + max(timeout_s, 0.0)
         item: WorkItem[T] = WorkItem(payload=payload, key=key, enqueued_at=now, deadline=deadline, _emit=emit)
         waiting: _Waiting[T, R] = _Waiting(item, asyncio.get_running_loop().create_future())
         self._queues.setdefault(key, deque()).append(waiting)
         self._size += 1
-        self._observe_depth()
+        operation = self._operation(key)
+        self._depth[operation] = self._depth.get(operation, 0) + 1
+        self._observe_depth(operation)
         self._wakeup.set()
         return waiting
 
@@ -281,7 +297,7 @@ class MicroBatcher(Generic[T, R]):
             waiting.item.cancel()
             raise
 
-    def _admit(self, count: int) -> None:
+    def _admit(self, count: int, operation: str) -> None:
         """Raises unless ``count`` more items may join the queue. Kept cheap: under
         a flood it runs for every refused call, on the event loop."""
         if self._task is None:
@@ -289,7 +305,7 @@ class MicroBatcher(Generic[T, R]):
         if self.has_room(count):
             return
         if self._metrics:
-            self._metrics.rejected.labels(self.name).inc(count)
+            self._metrics.rejected.labels(self.name, operation).inc(count)
         limit = self._settings.max_queue_size
         raise errors.ResourceExhausted(
             f"the {self.name} queue is full ({limit} waiting); retry later",
@@ -325,9 +341,9 @@ class MicroBatcher(Generic[T, R]):
         if len(self._batch_seconds) > _MAX_ESTIMATED_KEYS:
             del self._batch_seconds[next(iter(self._batch_seconds))]
 
-    def _observe_depth(self) -> None:
+    def _observe_depth(self, operation: str) -> None:
         if self._metrics:
-            self._metrics.queue_depth.labels(self.name).set(self._size)
+            self._metrics.queue_depth.labels(self.name, operation).set(self._depth.get(operation, 0))
 
     async def _collect(self) -> None:
         while True:
@@ -356,20 +372,22 @@ class MicroBatcher(Generic[T, R]):
     def _take(self, key: Hashable) -> list[_Waiting[T, R]]:
         """Pops up to max_batch_size live items of ``key``; drops the dead ones."""
         queue = self._queues.get(key)
+        operation = self._operation(key)
         batch: list[_Waiting[T, R]] = []
         while queue and len(batch) < self._settings.max_batch_size:
             waiting = queue.popleft()
             self._size -= 1
+            self._depth[operation] -= 1
             reason = self._dead_reason(waiting)
             if reason is None:
                 batch.append(waiting)
                 continue
             if self._metrics:
-                self._metrics.dropped.labels(self.name, reason).inc()
+                self._metrics.dropped.labels(self.name, operation, reason).inc()
             _fail(waiting, errors.DeadlineExceeded("the deadline passed while the call was queued"))
         if queue is not None and not queue:
             del self._queues[key]
-        self._observe_depth()
+        self._observe_depth(operation)
         return batch
 
     @staticmethod
@@ -383,10 +401,12 @@ class MicroBatcher(Generic[T, R]):
 
     async def _run(self, key: Hashable, batch: list[_Waiting[T, R]]) -> None:
         started = time.monotonic()
+        operation = self._operation(key)
         if self._metrics:
-            self._metrics.batch_size.labels(self.name).observe(len(batch))
+            self._metrics.batch_size.labels(self.name, operation).observe(len(batch))
+            wait_seconds = self._metrics.queue_wait_seconds.labels(self.name, operation)
             for waiting in batch:
-                self._metrics.queue_wait_seconds.labels(self.name).observe(started - waiting.item.enqueued_at)
+                wait_seconds.observe(started - waiting.item.enqueued_at)
         items = [w.item for w in batch]
         self._running = (key, started)
         try:
@@ -404,7 +424,7 @@ class MicroBatcher(Generic[T, R]):
         elapsed = time.monotonic() - started
         self._record_batch_s(key, elapsed)
         if self._metrics:
-            self._metrics.batch_seconds.labels(self.name).observe(elapsed)
+            self._metrics.batch_seconds.labels(self.name, operation).observe(elapsed)
         for waiting, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 _fail(waiting, result)

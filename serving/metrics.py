@@ -56,51 +56,62 @@ class RpcMetrics:
 
 # What the batchers count: one submitted item each, so the unit depends on the server.
 _ITEMS = "queue items (captioner: one per input image or text to embed; generator: one per call)"
+# The operation label: what the queued items ask of the model.
+_OPERATION = (
+    "operation is the batch key's operation (captioner: caption, embed_image, embed_text, match, "
+    "attention; generator: generate)"
+)
 
 
 class BatchMetrics:
-    """Queue and batch metrics of every micro-batcher on a server, by ``model``;
-    counts are in queue items (``_ITEMS``)."""
+    """Queue and batch metrics of every micro-batcher on a server, by ``model``
+    and ``operation`` (``ModelRuntime._operation`` of the batch key); counts
+    are in queue items (``_ITEMS``)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ("model", "operation")
         self.queue_depth = Gauge(
             "imaging_queue_depth",
-            f"Items waiting in the model's queue, in {_ITEMS}.",
-            ("model",),
+            f"Items waiting in the model's queue, in {_ITEMS}; {_OPERATION}.",
+            labels,
             registry=registry,
         )
         self.queue_wait_seconds = Histogram(
             "imaging_queue_wait_seconds",
-            "Time an item waited in the queue before its batch started, in seconds.",
-            ("model",),
+            f"Time an item waited in the queue before its batch started, in seconds; {_OPERATION}.",
+            labels,
             buckets=LATENCY_BUCKETS_S,
             registry=registry,
         )
         self.batch_size = Histogram(
             "imaging_batch_size",
-            f"Items per batch run on the model, in {_ITEMS}.",
-            ("model",),
+            f"Items per batch run on the model, in {_ITEMS}; {_OPERATION}.",
+            labels,
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,
         )
         self.batch_seconds = Histogram(
             "imaging_batch_seconds",
-            "Compute time of one batch on the model, in seconds.",
-            ("model",),
+            f"Compute time of one batch on the model, in seconds; {_OPERATION}.",
+            labels,
             buckets=LATENCY_BUCKETS_S,
             registry=registry,
         )
         self.rejected = Counter(
             "imaging_queue_rejected",
             f"Items refused because the model's queue was full, in {_ITEMS}; refused calls are "
-            'grpc_server_handled_total{grpc_code="RESOURCE_EXHAUSTED"}.',
-            ("model",),
+            'grpc_server_handled_total{grpc_code="RESOURCE_EXHAUSTED"}. '
+            f"{_OPERATION}. A call refused while reserving room, before its batch key exists, counts "
+            "under the operation it named to reserve(), else the server's only operation "
+            '(generator: generate) or "" (captioner).',
+            labels,
             registry=registry,
         )
         self.dropped = Counter(
             "imaging_queue_dropped",
-            f"Queued items that left before compute, in {_ITEMS}, by reason (cancelled, deadline).",
-            ("model", "reason"),
+            f"Queued items that left before compute, in {_ITEMS}, by reason (cancelled, deadline); "
+            f"{_OPERATION}.",
+            (*labels, "reason"),
             registry=registry,
         )
 

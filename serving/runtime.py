@@ -37,7 +37,13 @@ class ModelRuntime:
         self._engine = engine
         self.worker = ModelWorker(name)
         self.batcher: MicroBatcher[Any, Any] = MicroBatcher(
-            name, self._process, self.worker, settings.batcher(), app.batch_metrics, self._cost_key
+            name,
+            self._process,
+            self.worker,
+            settings.batcher(),
+            app.batch_metrics,
+            self._cost_key,
+            self._operation,
         )
 
     def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
@@ -48,6 +54,12 @@ class ModelRuntime:
         """The key whose past batch times estimate ``key``'s (RetryInfo delays);
         a server whose keys are unique per call maps them to a shared one."""
         return key
+
+    def _operation(self, key: Hashable) -> str:
+        """The ``operation`` label of ``key``'s queue and batch metrics (``key``
+        None: a reservation that named none); a server with one operation
+        names it for every key, "" by default."""
+        return ""
 
     def register(self, server: grpc.aio.Server) -> None:
         raise NotImplementedError

@@ -45,7 +45,7 @@ def sample(app: ServingApp, name: str, labels: dict[str, str]) -> float:
 
 
 def queue_depth(app: ServingApp) -> float:
-    return sample(app, "imaging_queue_depth", {"model": "fake"})
+    return sample(app, "imaging_queue_depth", {"model": "fake", "operation": ""})
 
 
 @contextlib.asynccontextmanager
@@ -83,8 +83,8 @@ async def test_concurrent_calls_are_batched_and_answered_by_index(
     body = (
         urllib.request.urlopen(f"http://127.0.0.1:{fake_app.metrics_port}/metrics", timeout=5).read().decode()
     )
-    assert 'imaging_batch_size_count{model="fake"} ' + f"{len(byte_model.batch_sizes)}.0" in body
-    assert 'imaging_batch_size_sum{model="fake"} 4.0' in body
+    assert 'imaging_batch_size_count{model="fake",operation=""} ' + f"{len(byte_model.batch_sizes)}.0" in body
+    assert 'imaging_batch_size_sum{model="fake",operation=""} 4.0' in body
 
 
 async def test_incompatible_calls_are_never_batched_together(
@@ -141,7 +141,7 @@ async def test_cancelled_queued_call_never_reaches_the_model(
     body = (
         urllib.request.urlopen(f"http://127.0.0.1:{fake_app.metrics_port}/metrics", timeout=5).read().decode()
     )
-    assert 'imaging_queue_dropped_total{model="fake",reason="cancelled"} 1.0' in body
+    assert 'imaging_queue_dropped_total{model="fake",operation="",reason="cancelled"} 1.0' in body
 
 
 async def test_expired_queued_call_never_reaches_the_model(
@@ -160,7 +160,9 @@ async def test_expired_queued_call_never_reaches_the_model(
     assert b"x" * 21 not in byte_model.seen
     # Its caller also left (gRPC cut the call), but the deadline is why it was dropped.
     dropped = {
-        reason: sample(fake_app, "imaging_queue_dropped_total", {"model": "fake", "reason": reason})
+        reason: sample(
+            fake_app, "imaging_queue_dropped_total", {"model": "fake", "operation": "", "reason": reason}
+        )
         for reason in ("deadline", "cancelled")
     }
     assert dropped == {"deadline": 1.0, "cancelled": 0.0}

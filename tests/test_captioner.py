@@ -103,10 +103,12 @@ async def test_greedy_caption_is_the_same_batched_or_alone(
     sizes = [
         line
         for line in body.splitlines()
-        if line.startswith('imaging_batch_size_bucket{le="1.0",model="captioner"}')
+        if line.startswith('imaging_batch_size_bucket{le="1.0",model="captioner",operation="caption"}')
     ]
     count = [
-        line for line in body.splitlines() if line.startswith('imaging_batch_size_count{model="captioner"}')
+        line
+        for line in body.splitlines()
+        if line.startswith('imaging_batch_size_count{model="captioner",operation="caption"}')
     ]
     assert float(sizes[0].split()[-1]) < float(count[0].split()[-1]), "no batch held more than one image"
     assert "imaging_captioner_tokens_total" in body
@@ -366,7 +368,7 @@ async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(
         .read()
         .decode()
     )
-    batches_before = _metric(body, 'imaging_batch_size_count{model="captioner"}')
+    batches_before = _metric(body, 'imaging_batch_size_count{model="captioner",operation="caption"}')
     streams = await asyncio.gather(
         *(
             stream_caption(captioner_stub, pb.StreamCaptionRequest(image=image, decoding=greedy()))
@@ -379,9 +381,9 @@ async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(
         .read()
         .decode()
     )
-    assert _metric(body, 'imaging_batch_size_count{model="captioner"}') - batches_before < 4, (
-        "streams never batched"
-    )
+    assert (
+        _metric(body, 'imaging_batch_size_count{model="captioner",operation="caption"}') - batches_before < 4
+    ), "streams never batched"
 
 
 async def test_a_cancelled_stream_ends_and_the_server_keeps_serving(captioner_stub: Stub) -> None:

@@ -304,11 +304,16 @@ async def test_batched_calls_equal_unbatched_calls(
         (await stub.Generate(pb.GenerateRequest(spec=spec(prompt=p, seed=40 + i))))
         for i, p in enumerate(prompts)
     ]
-    batches_before = sample(generator_app, "imaging_batch_size_count", {"model": "generator"})
+    batches_before = sample(
+        generator_app, "imaging_batch_size_count", {"model": "generator", "operation": "generate"}
+    )
     together = await asyncio.gather(
         *(stub.Generate(pb.GenerateRequest(spec=spec(prompt=p, seed=40 + i))) for i, p in enumerate(prompts))
     )
-    batches = sample(generator_app, "imaging_batch_size_count", {"model": "generator"}) - batches_before
+    batches = (
+        sample(generator_app, "imaging_batch_size_count", {"model": "generator", "operation": "generate"})
+        - batches_before
+    )
     assert batches < len(prompts), "compatible calls should have shared a pipeline call"
     for single, batched in zip(alone, together, strict=True):
         # One pipeline call for all: each image keeps its own seeded noise. Batched matrix
@@ -384,7 +389,7 @@ async def test_a_full_queue_refuses_calls_before_decoding_their_images(variants_
         busy = stub.StreamGenerate(pb.StreamGenerateRequest(spec=spec(steps=1000)))
         await busy.read()  # its first step ran: the pipeline is busy
         queued = asyncio.ensure_future(stub.Generate(pb.GenerateRequest(spec=spec(steps=1))))
-        while sample(app, "imaging_queue_depth", {"model": "generator"}) < 1:
+        while sample(app, "imaging_queue_depth", {"model": "generator", "operation": "generate"}) < 1:
             await asyncio.sleep(0.005)
 
         async def refused() -> tuple[grpc.StatusCode, float]:
@@ -402,7 +407,7 @@ async def test_a_full_queue_refuses_calls_before_decoding_their_images(variants_
     assert {code for code, _ in outcomes} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
     assert max(seconds for _, seconds in outcomes) < 0.1, sorted(seconds for _, seconds in outcomes)
     assert max(latencies) < 0.05, sorted(latencies)[-3:]
-    assert sample(app, "imaging_queue_rejected_total", {"model": "generator"}) == 12
+    assert sample(app, "imaging_queue_rejected_total", {"model": "generator", "operation": "generate"}) == 12
 
 
 async def test_timings_are_recorded_per_variant(
