@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 import grpc
 
 from gateway import convert
-from gateway.auth import check_admin, client_address
+from gateway.auth import check_admin, client_address, text_metadata
 from gateway.metrics import GatewayMetrics
 from gateway.plans import plan_limits
 from gateway.store.keystore import KeyStore
@@ -58,7 +58,7 @@ class AdminServicer(gateway_pb2_grpc.AdminServiceServicer):
         self._scopes = known_scopes()
 
     def _actor(self, context: _Context) -> str:
-        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        metadata = text_metadata(context)
         check_admin(self._token, metadata, self._metrics)
         identity = metadata.get(ADMIN_IDENTITY, "")[:64]
         return f"admin{'/' + identity if identity else ''}@{client_address(context.peer())}"

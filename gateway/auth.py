@@ -9,6 +9,9 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import grpc
 
 from gateway import keys
 from gateway.metrics import GatewayMetrics
@@ -114,8 +117,8 @@ class Authenticator:
         """Drops every cached lookup: a key changed on this replica takes effect at once."""
         self._cache.clear()
 
-    def check(self, principal: Principal, full_method: str, variant: str = "") -> None:
-        """Raises PermissionDenied when the principal may not make this call."""
+    def check_scope(self, principal: Principal, full_method: str) -> None:
+        """Raises PermissionDenied when the principal's scopes leave this method out."""
         if not principal.may_call(full_method):
             self._metrics.auth_failures.labels("scope").inc()
             raise errors.PermissionDenied(
@@ -124,6 +127,9 @@ class Authenticator:
                 reason="SCOPE_DENIED",
                 metadata={"method": full_method},
             )
+
+    def check_variant(self, principal: Principal, variant: str) -> None:
+        """Raises PermissionDenied when the principal's plan leaves this variant out."""
         if not principal.may_use_variant(variant):
             self._metrics.auth_failures.labels("variant").inc()
             raise errors.PermissionDenied(
@@ -132,6 +138,11 @@ class Authenticator:
                 reason="VARIANT_NOT_ALLOWED",
                 metadata={"variant": variant, "plan": principal.limits.plan},
             )
+
+
+def text_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    """The call's text metadata as a dict (binary ``-bin`` entries left out)."""
+    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
 
 
 def check_admin(token: str, metadata: dict[str, str], metrics: GatewayMetrics) -> None:

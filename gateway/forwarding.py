@@ -22,16 +22,16 @@ from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from gateway import metering
 from gateway.auth import Authenticator, Principal
 from gateway.metrics import GatewayMetrics
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimiter, take_token
 from gateway.store.ledger import Claim, Ledger, Reservation
 from imaging.generator.v1 import generator_pb2
 from serving import errors
-from serving.interceptors import REQUEST_ID_KEY
+from serving.interceptors import REQUEST_ID_KEY, parse_request, split_method
 from serving.logs import request_id_var
 
 _LOGGER = logging.getLogger(__name__)
@@ -157,12 +157,14 @@ class Forwarder:
     def _unary_handler(
         self, backend: Backend, full: str, rule: metering.MethodRule, call_backend: Any
     ) -> Callable[[bytes, _Context], Awaitable[bytes]]:
+        labels = split_method(full)
+
         async def handle(request: bytes, context: _Context) -> bytes:
-            admitted = await self._admit(full, rule, request, context)
+            admitted = await self._admit(full, labels, rule, request, context)
             start = time.perf_counter()
             call = call_backend(request, metadata=admitted.metadata, timeout=admitted.timeout_s)
             try:
-                await self._hold_quota(admitted, full, call)
+                await self._hold_quota(admitted, labels, call)
                 response: bytes = await call
             except grpc.aio.AioRpcError as exc:
                 await self._ledger.release(admitted.reservation)
@@ -174,7 +176,7 @@ class Forwarder:
             finally:
                 self._metrics.backend_seconds.labels(backend.name, full).observe(time.perf_counter() - start)
             if rule.billed:
-                await self._settle(admitted, full, rule.response_type.FromString(response))
+                await self._settle(admitted, full, labels, rule.response_type.FromString(response))
             return response
 
         return handle
@@ -182,18 +184,20 @@ class Forwarder:
     def _stream_handler(
         self, backend: Backend, full: str, rule: metering.MethodRule, call_backend: Any
     ) -> Callable[[bytes, _Context], AsyncIterator[bytes]]:
+        labels = split_method(full)
+
         async def handle(request: bytes, context: _Context) -> AsyncIterator[bytes]:
-            admitted = await self._admit(full, rule, request, context)
+            admitted = await self._admit(full, labels, rule, request, context)
             start = time.perf_counter()
             call = call_backend(request, metadata=admitted.metadata, timeout=admitted.timeout_s)
             settled = False
             try:
-                await self._hold_quota(admitted, full, call)
+                await self._hold_quota(admitted, labels, call)
                 async for message in call:
                     if rule.billed and rule.is_final is not None:
                         parsed = rule.response_type.FromString(message)
                         if rule.is_final(parsed):
-                            await self._settle(admitted, full, parsed)
+                            await self._settle(admitted, full, labels, parsed)
                             settled = True
                     yield message
             except grpc.aio.AioRpcError as exc:
@@ -208,24 +212,21 @@ class Forwarder:
 
         return handle
 
-    async def _admit(self, full: str, rule: metering.MethodRule, raw: bytes, context: _Context) -> _Admitted:
-        metadata = _text_metadata(context)
+    async def _admit(
+        self, full: str, labels: tuple[str, str], rule: metering.MethodRule, raw: bytes, context: _Context
+    ) -> _Admitted:
+        invocation = tuple(context.invocation_metadata() or ())
+        metadata = {k: v for k, v in invocation if isinstance(v, str)}
         principal = await self._auth.authenticate(metadata, context.peer())
-        self._auth.check(principal, full)
-        decision = await self._limiter.check(principal.subject, principal.limits.requests_per_minute)
-        service, method = full.lstrip("/").split("/", 1)
-        if not decision.allowed:
-            self._metrics.rate_limited.labels(service, method).inc()
-            raise errors.ResourceExhausted(
-                f"rate limit of {principal.limits.requests_per_minute} calls per minute reached; "
-                f"retry in {decision.retry_after_s:.2f} s",
-                reason="RATE_LIMITED",
-                retry_after_s=decision.retry_after_s,
-                metadata={"requests_per_minute": str(principal.limits.requests_per_minute)},
-            )
-        request = _parse(rule.request_type, raw)
+        self._auth.check_scope(principal, full)
+        try:
+            await take_token(self._limiter, principal.subject, principal.limits.requests_per_minute)
+        except errors.ResourceExhausted:
+            self._metrics.rate_limited.labels(*labels).inc()
+            raise
+        request = parse_request(rule.request_type.FromString, raw)
         variant = rule.variant(request)
-        self._auth.check(principal, full, variant)
+        self._auth.check_variant(principal, variant)
         request_id = request_id_var.get() or uuid.uuid4().hex
         idempotency_key = _idempotency_key(metadata)
         claim = Claim(
@@ -240,11 +241,11 @@ class Forwarder:
         remaining = context.time_remaining()
         # A call may not outlive its reservation: cut it a little before that expires.
         timeout = self._ttl_s * 0.95 if remaining is None else min(remaining, self._ttl_s * 0.95)
-        forwarded = [(k, v) for k, v in context.invocation_metadata() or () if _forwarded(k)]
+        forwarded = [(k, v) for k, v in invocation if _forwarded(k)]
         forwarded += [(REQUEST_ID_KEY, request_id), (KEY_ID_HEADER, principal.subject)]
         return _Admitted(principal, rule, claim, None, tuple(forwarded), timeout, request_id)
 
-    async def _hold_quota(self, admitted: _Admitted, full: str, call: grpc.aio.Call) -> None:
+    async def _hold_quota(self, admitted: _Admitted, labels: tuple[str, str], call: grpc.aio.Call) -> None:
         """Reserves the call's quota while the backend already starts on it (the
         reservation takes a database round trip the client need not wait for);
         a refusal cancels the backend call before anything reaches the client."""
@@ -255,8 +256,7 @@ class Forwarder:
         except BaseException as exc:
             call.cancel()
             if isinstance(exc, errors.QuotaExceeded):
-                service, method = full.lstrip("/").split("/", 1)
-                self._metrics.quota_refused.labels(service, method).inc()
+                self._metrics.quota_refused.labels(*labels).inc()
             raise
 
     async def _planned_spend(self, principal: Principal, request: Any) -> int:
@@ -265,15 +265,16 @@ class Forwarder:
         spec = request.spec
         return metering.estimate_cost_micros(spec, await self._prices.get(spec.variant))
 
-    async def _settle(self, admitted: _Admitted, full: str, message: Message) -> None:
+    async def _settle(
+        self, admitted: _Admitted, full: str, labels: tuple[str, str], message: Message
+    ) -> None:
         images = metering.billed_images(message, self._currency)
         try:
             outcome = await self._ledger.settle(
                 admitted.reservation, admitted.claim, full, admitted.request_id, images
             )
         except errors.QuotaExceeded:
-            service, method = full.lstrip("/").split("/", 1)
-            self._metrics.quota_refused.labels(service, method).inc()
+            self._metrics.quota_refused.labels(*labels).inc()
             raise
         except errors.Unavailable:
             self._metrics.ledger_failures.inc()
@@ -303,20 +304,6 @@ class Forwarder:
         if code == grpc.StatusCode.CANCELLED and context.cancelled():
             raise asyncio.CancelledError
         await context.abort(code, exc.details() or "", trailing_metadata=trailing)
-
-
-def _parse(message_type: type[Message], raw: bytes) -> Any:
-    try:
-        return message_type.FromString(raw)
-    except DecodeError:
-        raise errors.InvalidArgument(
-            f"the request is not a valid {message_type.DESCRIPTOR.full_name} message",
-            reason="MALFORMED_REQUEST",
-        ) from None
-
-
-def _text_metadata(context: _Context) -> dict[str, str]:
-    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
 
 
 def _forwarded(key: str) -> bool:

@@ -17,6 +17,11 @@ class Limits:
     currency_code: str = "USD"
     allowed_variants: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def has_quota(self) -> bool:
+        """Whether a monthly image or spend quota applies (else calls need no reservation)."""
+        return bool(self.images_per_month or self.spend_per_month_micros)
+
 
 PLANS: dict[str, Limits] = {
     # Enough to try every RPC, not to run a product on.

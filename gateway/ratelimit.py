@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from serving.errors import Unavailable
+from serving.errors import ResourceExhausted, Unavailable
 
 # A bucket refills from empty to full in this time, whatever the limit (capacity / rate).
 _REFILL_S = 60.0
@@ -172,6 +172,19 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+async def take_token(limiter: RateLimiter, subject: str, per_minute: int) -> None:
+    """Takes one call's token, or raises RESOURCE_EXHAUSTED with the RetryInfo
+    delay until the next token."""
+    decision = await limiter.check(subject, per_minute)
+    if not decision.allowed:
+        raise ResourceExhausted(
+            f"rate limit of {per_minute} calls per minute reached; retry in {decision.retry_after_s:.2f} s",
+            reason="RATE_LIMITED",
+            retry_after_s=decision.retry_after_s,
+            metadata={"requests_per_minute": str(per_minute)},
+        )
 
 
 def build_rate_limiter(redis_url: str) -> RateLimiter:

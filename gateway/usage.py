@@ -9,12 +9,11 @@ from typing import Any, TypeAlias
 import grpc
 
 from gateway import convert
-from gateway.auth import Authenticator
-from gateway.ratelimit import RateLimiter
+from gateway.auth import Authenticator, text_metadata
+from gateway.ratelimit import RateLimiter, take_token
 from gateway.store.ledger import Ledger, period_of, period_start
 from imaging.common.v1 import common_pb2
 from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from serving import errors
 
 _Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
@@ -35,15 +34,8 @@ class UsageServicer(gateway_pb2_grpc.UsageServiceServicer):
     async def GetUsage(
         self, request: gateway_pb2.GetUsageRequest, context: _Context
     ) -> gateway_pb2.GetUsageResponse:
-        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        principal = await self._auth.authenticate(metadata, context.peer())
-        decision = await self._limiter.check(principal.subject, principal.limits.requests_per_minute)
-        if not decision.allowed:
-            raise errors.ResourceExhausted(
-                f"rate limit reached; retry in {decision.retry_after_s:.2f} s",
-                reason="RATE_LIMITED",
-                retry_after_s=decision.retry_after_s,
-            )
+        principal = await self._auth.authenticate(text_metadata(context), context.peer())
+        await take_token(self._limiter, principal.subject, principal.limits.requests_per_minute)
         now = self._clock()
         period = period_of(now)
         counter, breakdown = await self._ledger.period_usage(principal.subject, period)

@@ -202,10 +202,6 @@ class MicroBatcher(Generic[T, R]):
             self._depth[operation] = 0
             self._observe_depth(operation)
 
-    def has_room(self, count: int = 1) -> bool:
-        """True when ``count`` more items fit in the queue now (reservations included)."""
-        return self._size + self._reserved + count <= self._settings.max_queue_size
-
     def reserve(self, count: int = 1, operation: str | None = None) -> Reservation:
         """Holds queue room for one call's ``count`` items, or refuses the call at
         once (``ResourceExhausted`` with RetryInfo): call it before decoding
@@ -302,8 +298,8 @@ class MicroBatcher(Generic[T, R]):
         a flood it runs for every refused call, on the event loop."""
         if self._task is None:
             raise errors.Unavailable("the model is not serving yet; retry shortly")
-        if self.has_room(count):
-            return
+        if self._size + self._reserved + count <= self._settings.max_queue_size:
+            return  # room, reservations included
         if self._metrics:
             self._metrics.rejected.labels(self.name, operation).inc(count)
         limit = self._settings.max_queue_size

@@ -41,7 +41,7 @@ _Context: TypeAlias = ServicerContext[Any, Any]
 _Parse: TypeAlias = Callable[[bytes], Any] | None
 
 
-def _parsed(parse: _Parse, request: Any) -> Any:
+def parse_request(parse: _Parse, request: Any) -> Any:
     """The request message; a body that does not parse is the client's error."""
     if parse is None:
         return request
@@ -150,7 +150,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
             try:
                 self._enter(call)
                 await call.begin(context)
-                response = await behavior(_parsed(parse, request), context)
+                response = await behavior(parse_request(parse, request), context)
                 call.messages += 1
                 return response
             except BaseException as exc:
@@ -170,7 +170,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
             try:
                 self._enter(call)
                 await call.begin(context)
-                responses = behavior(_parsed(parse, request), context)
+                responses = behavior(parse_request(parse, request), context)
                 if inspect.isawaitable(responses):
                     # A handler that writes with context.write (or raises) instead of yielding.
                     await responses

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
@@ -110,6 +112,34 @@ async def captioner_app(tiny_blip: dict[str, Path]) -> AsyncIterator[ServingApp]
 async def captioner_stub(captioner_app: ServingApp) -> AsyncIterator[captioner_pb2_grpc.CaptionerServiceStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{captioner_app.port}") as channel:
         yield captioner_pb2_grpc.CaptionerServiceStub(channel)
+
+
+@pytest.fixture
+async def shipped_captioner() -> AsyncIterator[captioner_pb2_grpc.CaptionerServiceStub]:
+    """The captioner serving the shipped toy-world checkpoints, as `make run` does."""
+    async with (
+        running(build_captioner(CaptionerSettings(port=0, metrics_port=0)), grace_period_s=0) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        yield captioner_pb2_grpc.CaptionerServiceStub(channel)
+
+
+@contextlib.contextmanager
+def decoder_held(decoder: torch.nn.Module, timeout_s: float = 30) -> Iterator[threading.Event]:
+    """Holds every forward pass of ``decoder`` (on the model's worker thread)
+    until the block ends; yields the event set once compute is held."""
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(module: object, args: object) -> None:
+        entered.set()
+        release.wait(timeout_s)
+
+    handle = decoder.register_forward_pre_hook(hold)
+    try:
+        yield entered
+    finally:
+        release.set()
+        handle.remove()
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -12,15 +12,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import pytest
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image, ImageDraw
 
+import imaging.errors
 from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,3 +160,15 @@ def create_key(
 
 def bearer(secret: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {secret}"),)
+
+
+def error_of(call: Callable[[], object]) -> imaging.errors.ErrorDetails:
+    """Makes the call (reading a stream to its end) and returns its error, which
+    must be a client-facing code."""
+    with pytest.raises(grpc.RpcError) as caught:
+        result = call()
+        if isinstance(result, Iterator):
+            list(result)
+    info = imaging.errors.details(caught.value)
+    assert info.code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), info
+    return info

@@ -8,7 +8,6 @@ import asyncio
 import io
 import re
 import struct
-import threading
 import time
 import urllib.request
 import zlib
@@ -26,7 +25,7 @@ from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from serving.server import ServingApp
-from tests.conftest import png_bytes, running, tiny_captioner_settings
+from tests.conftest import decoder_held, png_bytes, running, tiny_captioner_settings
 from toyworld.world import render, sample_scene
 
 Stub = captioner_pb2_grpc.CaptionerServiceStub
@@ -488,19 +487,12 @@ async def test_a_full_queue_refuses_before_decoding_and_health_stays_fast(tiny_b
     buffer = io.BytesIO()
     Image.new("RGB", (BIG_SIDE_PX, BIG_SIDE_PX), "red").save(buffer, format="PNG")
     big = common_pb2.Image(data=buffer.getvalue(), media_type="image/png")
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(module: object, args: object) -> None:
-        entered.set()
-        release.wait(HOLD_TIMEOUT_S)
-
     async with (
         running(app, grace_period_s=0),
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
     ):
         stub, health = Stub(channel), health_pb2_grpc.HealthStub(channel)
-        handle = runtime.engine.captioner.text_decoder.register_forward_pre_hook(hold)
-        try:
+        with decoder_held(runtime.engine.captioner.text_decoder, HOLD_TIMEOUT_S) as entered:
             in_compute = asyncio.ensure_future(caption_text(stub, scene_image(1), decoding=greedy()))
             await asyncio.to_thread(entered.wait, HOLD_TIMEOUT_S)
             queued = asyncio.ensure_future(
@@ -535,8 +527,5 @@ async def test_a_full_queue_refuses_before_decoding_and_health_stays_fast(tiny_b
             assert preprocessed() == before
             slow = [latency for latency in latencies if latency >= HEALTH_BUDGET_S]
             assert not slow, f"{len(slow)} of {len(latencies)} checks took {HEALTH_BUDGET_S} s or more"
-        finally:
-            release.set()
-            handle.remove()
         assert await in_compute
         assert len((await queued).captions) == 2

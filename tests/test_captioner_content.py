@@ -3,32 +3,19 @@ checkpoints), asserting content a user would notice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import grpc
 import numpy as np
 import pytest
 
-from captioner_svc.server import build_app
 from captioner_svc.settings import MODELS_DIR, CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
-from tests.conftest import png_bytes, running
+from tests.conftest import png_bytes
 from toyworld.world import Scene, Shape, caption_en, caption_fr, render, sample_scene, split_seeds
 
 pytestmark = pytest.mark.slow
 
 Stub = captioner_pb2_grpc.CaptionerServiceStub
-
-
-@pytest.fixture
-async def shipped() -> AsyncIterator[Stub]:
-    async with (
-        running(build_app(CaptionerSettings(port=0, metrics_port=0)), grace_period_s=0) as app,
-        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-    ):
-        yield Stub(channel)
 
 
 def image_of(scene: Scene) -> common_pb2.Image:
@@ -49,58 +36,58 @@ def test_defaults_point_at_the_shipped_checkpoints() -> None:
     assert (MODELS_DIR / "blip-captioner-lora-fr" / "adapter_config.json").exists()
 
 
-async def test_a_red_circle_on_the_left_is_captioned_so(shipped: Stub) -> None:
-    response = await shipped.Caption(
+async def test_a_red_circle_on_the_left_is_captioned_so(shipped_captioner: Stub) -> None:
+    response = await shipped_captioner.Caption(
         pb.CaptionRequest(images=[image_of(single("red", "circle", "big", "left"))])
     )
     assert response.captions[0].text == "a big red circle on the left"
     assert response.captions[0].finish_reason == pb.FINISH_REASON_END_OF_SEQUENCE
 
 
-async def test_held_out_scenes_are_captioned_exactly(shipped: Stub) -> None:
+async def test_held_out_scenes_are_captioned_exactly(shipped_captioner: Stub) -> None:
     scenes = [sample_scene(seed) for seed in split_seeds("test", 24)]
-    response = await shipped.Caption(pb.CaptionRequest(images=[image_of(s) for s in scenes[:12]]))
-    response_2 = await shipped.Caption(pb.CaptionRequest(images=[image_of(s) for s in scenes[12:]]))
+    response = await shipped_captioner.Caption(pb.CaptionRequest(images=[image_of(s) for s in scenes[:12]]))
+    response_2 = await shipped_captioner.Caption(pb.CaptionRequest(images=[image_of(s) for s in scenes[12:]]))
     captions = [c.text for c in [*response.captions, *response_2.captions]]
     exact = sum(c == caption_en(s) for c, s in zip(captions, scenes, strict=True))
     assert exact >= 20, list(zip(captions, map(caption_en, scenes), strict=True))
 
 
-async def test_french_adapter_and_unchanged_base(shipped: Stub) -> None:
+async def test_french_adapter_and_unchanged_base(shipped_captioner: Stub) -> None:
     scene = single("blue", "square", "small", "right")
     image = image_of(scene)
-    french = await shipped.Caption(pb.CaptionRequest(images=[image], adapter="fr"))
-    english = await shipped.Caption(pb.CaptionRequest(images=[image]))
+    french = await shipped_captioner.Caption(pb.CaptionRequest(images=[image], adapter="fr"))
+    english = await shipped_captioner.Caption(pb.CaptionRequest(images=[image]))
     assert french.captions[0].text == caption_fr(scene) == "un petit carré bleu à droite"
     assert english.captions[0].text == caption_en(scene)
 
 
-async def test_matching_prefers_the_true_caption(shipped: Stub) -> None:
+async def test_matching_prefers_the_true_caption(shipped_captioner: Stub) -> None:
     scene = sample_scene(split_seeds("test", 1)[0])
     truth = caption_en(scene)
     wrong_colour = truth.replace(
         scene.objects[0].colour, "green" if scene.objects[0].colour != "green" else "red", 1
     )
-    response = await shipped.MatchImageText(
+    response = await shipped_captioner.MatchImageText(
         pb.MatchImageTextRequest(image=image_of(scene), texts=[truth, wrong_colour])
     )
     best, other = response.matches
     assert best.match_probability > 0.5 > other.match_probability
     assert best.similarity > other.similarity
-    images = await shipped.EmbedImages(pb.EmbedImagesRequest(images=[image_of(scene)]))
-    texts = await shipped.EmbedTexts(pb.EmbedTextsRequest(texts=[truth, wrong_colour]))
+    images = await shipped_captioner.EmbedImages(pb.EmbedImagesRequest(images=[image_of(scene)]))
+    texts = await shipped_captioner.EmbedTexts(pb.EmbedTextsRequest(texts=[truth, wrong_colour]))
     similarities = [float(np.dot(images.embeddings[0].values, t.values)) for t in texts.embeddings]
     assert similarities[0] > similarities[1]
 
 
-async def test_attention_for_a_colour_word_falls_on_its_object(shipped: Stub) -> None:
+async def test_attention_for_a_colour_word_falls_on_its_object(shipped_captioner: Stub) -> None:
     scene = Scene(
         seed=0,
         objects=(Shape("red", "circle", "big", "left"), Shape("blue", "square", "big", "right")),
         background=240,
         jitter=(0.5, 0.5, 0.5, 0.5, 0.5, 0.5),
     )
-    response = await shipped.GetCrossAttention(pb.GetCrossAttentionRequest(image=image_of(scene)))
+    response = await shipped_captioner.GetCrossAttention(pb.GetCrossAttentionRequest(image=image_of(scene)))
     assert response.caption == caption_en(scene)
     grid = response.grid_width
 

@@ -4,17 +4,12 @@ caption exactly before them, and streams adding up to the unary caption."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import grpc
 import pytest
 
-from captioner_svc.server import build_app
-from captioner_svc.settings import CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
-from tests.conftest import png_bytes, running
+from tests.conftest import png_bytes
 from tests.test_captioner import stream_caption
 from toyworld.world import Scene, Shape, render, vocabulary
 
@@ -28,15 +23,6 @@ STRATEGIES = {
     "greedy": pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_GREEDY),
     "beam": pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_BEAM_SEARCH, beam_count=3),
 }
-
-
-@pytest.fixture
-async def shipped() -> AsyncIterator[Stub]:
-    async with (
-        running(build_app(CaptionerSettings(port=0, metrics_port=0)), grace_period_s=0) as app,
-        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-    ):
-        yield Stub(channel)
 
 
 def red_circle() -> common_pb2.Image:
@@ -56,25 +42,25 @@ async def unary_and_stream(
     return unary.captions[0], pieces
 
 
-async def test_the_shipped_model_captions_the_scene(shipped: Stub) -> None:
-    caption, _ = await unary_and_stream(shipped, STRATEGIES["greedy"])
+async def test_the_shipped_model_captions_the_scene(shipped_captioner: Stub) -> None:
+    caption, _ = await unary_and_stream(shipped_captioner, STRATEGIES["greedy"])
     assert caption.text == RED_CIRCLE_CAPTION
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 @pytest.mark.parametrize("prefix", ["zebra", "a zebra", "zebra crossing"])
 async def test_an_unknown_prefix_word_is_followed_by_one_space(
-    shipped: Stub, strategy: str, prefix: str
+    shipped_captioner: Stub, strategy: str, prefix: str
 ) -> None:
-    caption, pieces = await unary_and_stream(shipped, STRATEGIES[strategy], prefix)
+    caption, pieces = await unary_and_stream(shipped_captioner, STRATEGIES[strategy], prefix)
     assert caption.text.startswith(prefix + " ")
     continuation = caption.text[len(prefix) + 1 :]
     assert continuation.split(" ")[0] in vocabulary()  # a whole word, no space lost or doubled
     assert pieces[0].startswith(prefix + " ")
 
 
-async def test_a_known_prefix_keeps_its_spelling(shipped: Stub) -> None:
-    caption, _ = await unary_and_stream(shipped, STRATEGIES["greedy"], "A Big")
+async def test_a_known_prefix_keeps_its_spelling(shipped_captioner: Stub) -> None:
+    caption, _ = await unary_and_stream(shipped_captioner, STRATEGIES["greedy"], "A Big")
     assert caption.text == "A Big red circle on the left"
 
 
@@ -89,29 +75,29 @@ async def test_a_known_prefix_keeps_its_spelling(shipped: Stub) -> None:
     ],
 )
 async def test_a_stop_sequence_ends_the_caption_exactly_before_it(
-    shipped: Stub, strategy: str, stop: str, expected: str
+    shipped_captioner: Stub, strategy: str, stop: str, expected: str
 ) -> None:
     decoding = pb.DecodingOptions()
     decoding.CopyFrom(STRATEGIES[strategy])
     decoding.stop_sequences.append(stop)
-    caption, _ = await unary_and_stream(shipped, decoding)
+    caption, _ = await unary_and_stream(shipped_captioner, decoding)
     assert caption.text == expected
     assert caption.finish_reason == pb.FINISH_REASON_STOP_SEQUENCE
 
 
-async def test_a_stream_holds_back_text_that_may_become_a_stop_sequence(shipped: Stub) -> None:
+async def test_a_stream_holds_back_text_that_may_become_a_stop_sequence(shipped_captioner: Stub) -> None:
     # " circle on the" spans three tokens: " circle" and " circle on" may still
     # become it, so neither is sent; once it is complete nothing of it is sent.
     decoding = pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_GREEDY, stop_sequences=[" circle on the"])
-    caption, pieces = await unary_and_stream(shipped, decoding)
+    caption, pieces = await unary_and_stream(shipped_captioner, decoding)
     assert caption.text == "a big red"
     assert not any("circle" in piece or "on" in piece.split() for piece in pieces), pieces
     assert caption.token_count == 6  # "a big red circle on the": the stop sequence's tokens count
 
 
-async def test_a_stop_sequence_that_never_completes_is_sent_in_the_end(shipped: Stub) -> None:
+async def test_a_stop_sequence_that_never_completes_is_sent_in_the_end(shipped_captioner: Stub) -> None:
     decoding = pb.DecodingOptions(strategy=pb.DECODING_STRATEGY_GREEDY, stop_sequences=[" left and"])
-    caption, pieces = await unary_and_stream(shipped, decoding)
+    caption, pieces = await unary_and_stream(shipped_captioner, decoding)
     assert caption.text == RED_CIRCLE_CAPTION
     assert caption.finish_reason == pb.FINISH_REASON_END_OF_SEQUENCE
     assert pieces[-1].endswith("left")

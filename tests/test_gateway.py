@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -27,6 +27,7 @@ from tests.gateway_support import (
     Process,
     bearer,
     create_key,
+    error_of,
     free_port,
     gateway_env,
     scene_png,
@@ -64,18 +65,6 @@ def export(channel: grpc.Channel, key_id: str) -> list[gateway_pb2.UsageRecord]:
     stub = gateway_pb2_grpc.AdminServiceStub(channel)
     request = gateway_pb2.ExportUsageRequest(key_id=key_id)
     return [m.record for m in stub.ExportUsage(request, metadata=ADMIN, timeout=10)]
-
-
-def error_of(call: Callable[[], object]) -> imaging.errors.ErrorDetails:
-    """Makes the call (reading a stream to its end) and returns its error, which
-    must be a client-facing code."""
-    with pytest.raises(grpc.RpcError) as caught:
-        result = call()
-        if isinstance(result, Iterator):
-            list(result)
-    info = imaging.errors.details(caught.value)
-    assert info.code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), info
-    return info
 
 
 def test_every_forwarded_rpc_answers_as_the_backend_and_bills_per_image(
@@ -186,7 +175,7 @@ def test_streams_are_forwarded_message_by_message(channel: grpc.Channel) -> None
     assert arrivals[11] - arrivals[0] >= 0.5 * compute_span
 
 
-def test_client_metadata_and_request_id_reach_the_backend_and_come_back(channel: grpc.Channel) -> None:
+def test_the_callers_request_id_comes_back_through_the_gateway(channel: grpc.Channel) -> None:
     _, secret = create_key(channel, UNLIMITED)
     stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
     _, call = stub.GetModelInfo.with_call(

@@ -7,19 +7,28 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2
 
-import imaging.errors
 from imaging.captioner.v1 import captioner_pb2 as cap
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from tests.gateway_support import ADMIN, REPO, Process, bearer, create_key, gateway_env, scene_png, spawn
+from tests.gateway_support import (
+    ADMIN,
+    REPO,
+    Process,
+    bearer,
+    create_key,
+    error_of,
+    gateway_env,
+    scene_png,
+    spawn,
+)
 
 IMAGE = common_pb2.Image(data=scene_png(), media_type="image/png")
 
@@ -33,11 +42,8 @@ def gateway(backends: tuple[Process, Process], tmp_path: Path) -> Iterator[Proce
     process.stop()
 
 
-def reason_of(call: object) -> str:
-    assert callable(call)
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    return imaging.errors.details(caught.value).reason
+def reason_of(call: Callable[[], object]) -> str:
+    return error_of(call).reason
 
 
 def test_rotation_keeps_the_old_secret_for_its_grace_period_only(gateway: Process) -> None:

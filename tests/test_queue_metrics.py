@@ -5,7 +5,6 @@ tells them apart."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from serving.server import ServingApp
-from tests.conftest import png_bytes, running, tiny_captioner_settings
+from tests.conftest import decoder_held, png_bytes, running, tiny_captioner_settings
 from toyworld.world import render, sample_scene
 
 HOLD_TIMEOUT_S = 30
@@ -58,19 +57,12 @@ async def test_queue_depth_and_batch_size_are_labelled_by_operation(tiny_blip: d
     app = ServingApp("captioner", settings)
     runtime = CaptionerRuntime(app, settings)
     app.add(runtime)
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(module: object, args: object) -> None:
-        entered.set()
-        release.wait(HOLD_TIMEOUT_S)
-
     async with (
         running(app, grace_period_s=0),
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
     ):
         stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
-        handle = runtime.engine.captioner.text_decoder.register_forward_pre_hook(hold)
-        try:
+        with decoder_held(runtime.engine.captioner.text_decoder, HOLD_TIMEOUT_S) as entered:
             # One caption in compute holds the worker; what follows waits in the queue.
             in_compute = asyncio.ensure_future(
                 stub.Caption(pb.CaptionRequest(images=[scene_image(1)], decoding=greedy()))
@@ -86,9 +78,6 @@ async def test_queue_depth_and_batch_size_are_labelled_by_operation(tiny_blip: d
             queued = scrape(app)
             assert queued[depth("caption")] == 2
             assert queued[depth("embed_text")] == 3
-        finally:
-            release.set()
-            handle.remove()
         await in_compute
         assert len((await captions).captions) == 2
         assert len((await texts).embeddings) == 3

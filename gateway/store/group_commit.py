@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.store.ledger_writes import Op, Result, Sql, run_group
+from gateway.store.ledger_writes import Op, Result, SettleOp, Sql, run_group
 from serving import errors
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,9 +36,13 @@ class _Queued:
     # Where the caller waits; None for an op nobody waits for.
     loop: asyncio.AbstractEventLoop | None
     future: asyncio.Future[Any] | None
-    # Whether the caller relies on the op surviving a power cut (SQLite:
-    # synchronous FULL); reservations are released after a restart anyway.
-    durable: bool
+
+    @property
+    def durable(self) -> bool:
+        """Whether the op must survive a power cut (SQLite: synchronous FULL):
+        settlements write what was billed; reservations and releases need not,
+        as a restart releases them anyway."""
+        return isinstance(self.op, SettleOp)
 
 
 class GroupCommitter:
@@ -58,16 +62,16 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._loop, name="ledger-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, op: Op, durable: bool = True) -> asyncio.Future[Any]:
+    def submit(self, op: Op) -> asyncio.Future[Any]:
         """Queues ``op``; the future resolves on the caller's loop once committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Queued(op, loop, future, durable))
+        self._queue.put(_Queued(op, loop, future))
         return future
 
     def submit_nowait(self, op: Op) -> None:
         """Queues ``op`` with nobody waiting (a cancelled call's release)."""
-        self._queue.put(_Queued(op, None, None, durable=False))
+        self._queue.put(_Queued(op, None, None))
 
     def close(self) -> None:
         self._queue.put(None)

@@ -110,8 +110,7 @@ class Ledger:
         FailedPrecondition (an idempotency key reused for another request).
         Returns None when nothing needs holding (unlimited key, nothing to bill)."""
         limits = claim.limits
-        unlimited = limits.images_per_month == 0 and limits.spend_per_month_micros == 0
-        if not claim.idempotency_key and (unlimited or claim.images <= 0):
+        if not claim.idempotency_key and (not limits.has_quota or claim.images <= 0):
             return None
         now = self._clock()
         op = ReserveOp(
@@ -126,7 +125,7 @@ class Ledger:
             fingerprint=claim.fingerprint,
             record_ids=claim.record_ids() if claim.idempotency_key else [],
         )
-        reservation: Reservation | None = await self._writes.submit(op, durable=False)
+        reservation: Reservation | None = await self._writes.submit(op)
         return reservation
 
     async def settle(
@@ -167,7 +166,7 @@ class Ledger:
     async def release(self, reservation: Reservation | None) -> None:
         """Gives a reservation back (the call failed; nothing was delivered)."""
         if reservation is not None:
-            await self._writes.submit(ReleaseOp(reservation.reservation_id), durable=False)
+            await self._writes.submit(ReleaseOp(reservation.reservation_id))
 
     def release_nowait(self, reservation: Reservation | None) -> None:
         """Queues the release without waiting: for a call being cancelled, whose
@@ -177,7 +176,7 @@ class Ledger:
 
     async def sweep_expired(self) -> int:
         """Releases reservations past their expiry (their gateway died); returns how many."""
-        swept: int = await self._writes.submit(SweepOp(self._clock()), durable=False)
+        swept: int = await self._writes.submit(SweepOp(self._clock()))
         return swept
 
     def close(self) -> None:

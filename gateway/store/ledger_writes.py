@@ -221,24 +221,25 @@ def run_group(sql: Sql, ops: Sequence[Op]) -> list[Result]:
                 if images == op.images
                 else round(op.spend_micros * images / max(op.images, 1))
             )
-            if images > 0 and (op.limits.images_per_month or op.limits.spend_per_month_micros):
+            if images > 0 and op.limits.has_quota:
                 needed[i] = (images, spend)
                 keys[(op.subject, op.period)].reserves.append(i)
 
     released = [op.reservation_id for op in ops if isinstance(op, ReleaseOp)]
+    expired: set[str] = set()
     for op in ops:
         if isinstance(op, SweepOp):
-            expired = sql.rows(_EXPIRED, {"now": op.now, "limit": SWEEP_BATCH})
-            released += [row[0] for row in expired]
+            expired.update(row[0] for row in sql.rows(_EXPIRED, {"now": op.now, "limit": SWEEP_BATCH}))
+    released += sorted(expired)
     swept = 0
     if released:
-        for subject, period, images, spend in sql.rows(
+        for reservation_id, subject, period, images, spend in sql.rows(
             _take_reservations_sql(len(released)), _numbered(released)
         ):
             key = keys[(subject, period)]
             key.held += images
             key.held_spend += spend
-            swept += 1
+            swept += reservation_id in expired  # a sweep reports expired ones only
 
     settles = [(i, op) for i, op in enumerate(ops) if isinstance(op, SettleOp)]
     held_ids = _settled_reservations(sql, [op.reservation for _, op in settles if op.reservation])
@@ -606,7 +607,7 @@ def _delete_reservations_sql(count: int) -> str:
 def _take_reservations_sql(count: int) -> str:
     return (
         f"DELETE FROM reservations WHERE reservation_id IN ({_placeholders(count)}) "
-        "RETURNING subject, period, images, spend_micros"
+        "RETURNING reservation_id, subject, period, images, spend_micros"
     )
 
 
