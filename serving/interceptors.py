@@ -270,8 +270,10 @@ class _CallRecord:
             )
             self.code = error.code
             await context.abort_with_status(to_grpc_status(error))
-        elif isinstance(exc, asyncio.CancelledError):
-            # From the deadline taken at the start: time_remaining() read now may
+        elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            # A stream closed by its client at a yield ends in GeneratorExit, not
+            # CancelledError: both mean the caller left. Expired or not is told
+            # from the deadline taken at the start: time_remaining() read now may
             # still be a hair above zero when gRPC cancels an expired call.
             expired = self.deadline is not None and time.monotonic() >= self.deadline - _DEADLINE_SLACK_S
             self.code = "DEADLINE_EXCEEDED" if expired else "CANCELLED"
