@@ -19,6 +19,7 @@ from transformers import BlipConfig, BlipImageProcessorPil, BlipProcessor
 # From its module: the top-level ``transformers.BertTokenizerFast`` is a lazy alias type checkers miss.
 from transformers.models.bert.tokenization_bert import BertTokenizerFast
 
+from toyworld.variety import World, composite_on_white, draw
 from toyworld.world import (
     COLOURS,
     POSITIONS,
@@ -30,7 +31,6 @@ from toyworld.world import (
     Shape,
     Split,
     caption_en,
-    render,
     sample_scene,
     split_seeds,
     vocabulary,
@@ -144,9 +144,22 @@ def scenes_of(split: Split, count: int, offset: int = 0) -> list[Scene]:
     return [sample_scene(seed) for seed in split_seeds(split, count, offset)]
 
 
-def images_of(scenes: Sequence[Scene]) -> list[Image.Image]:
-    """Renders scenes at the checkpoints' 64x64 resolution."""
-    return [render(scene, IMAGE_SIZE) for scene in scenes]
+def images_of(scenes: Sequence[Scene], world: World = "v2") -> list[Image.Image]:
+    """Draws scenes in ``world`` as RGB images the way the services see them (any size;
+    transparency composited on white): what the processor or ``model_pixels`` then resizes."""
+    return [composite_on_white(draw(scene, world)) for scene in scenes]
+
+
+def training_images(scenes: Sequence[Scene]) -> list[Image.Image]:
+    """Training images: world v2, with one scene in ten drawn plainly (v1) so those never regress."""
+    return [composite_on_white(draw(scene, "v1" if scene.seed % 10 == 0 else "v2")) for scene in scenes]
+
+
+def model_pixels(images: Sequence[Image.Image]) -> torch.Tensor:
+    """Resizes to 64x64 (bicubic, as BlipProcessor does) and normalises: the processor's output, faster."""
+    size = (IMAGE_SIZE, IMAGE_SIZE)
+    resized = [im if im.size == size else im.resize(size, Image.Resampling.BICUBIC) for im in images]
+    return pixel_values(resized)
 
 
 _SIZE_WORDS = set(SIZES)

@@ -1,6 +1,6 @@
 """Prints the quality table of the shipped checkpoints on the held-out test split.
 
-``python -m toyworld.evaluate [--count N] [--models DIR] [--only blip,flux1,flux2]``
+``python -m toyworld.evaluate [--count N] [--models DIR] [--only blip,flux1,flux2,lora]``
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from rich.table import Table
 from toyworld.report import EvalRow
 
 # Evaluation modules; each exposes ``rows(models_dir, count) -> list[EvalRow]``.
-EVALUATORS = {"blip": "toyworld.eval_blip", "flux1": "toyworld.eval_flux1", "flux2": "toyworld.eval_flux2"}
+EVALUATORS = {
+    "blip": "toyworld.eval_blip",
+    "flux1": "toyworld.eval_flux1",
+    "flux2": "toyworld.eval_flux2",
+    "lora": "toyworld.eval_lora",
+}
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -36,12 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows = collect(args.models, args.count, [n for n in args.only.split(",") if n])
     table = Table(title=f"toyworld checkpoints on the held-out test split ({args.count} scenes)")
-    for column in ("model", "metric", "value", "bar", "pass"):
+    for column in ("model", "scenes", "metric", "value", "bar", "pass"):
         table.add_column(column)
     for row in rows:
         bar = "-" if row.bar is None else f"{row.bar:.0%}"
         verdict = "-" if row.passed is None else ("yes" if row.passed else "NO")
-        table.add_row(row.model, row.metric, f"{row.value:.1%}", bar, verdict)
+        table.add_row(row.model, row.world or "-", row.metric, f"{row.value:.1%}", bar, verdict)
     Console(width=140).print(table)
 
 

@@ -18,6 +18,7 @@ class EvalRow:
     value: float
     bar: float | None = None
     count: int = 0
+    world: str = ""
 
     @property
     def passed(self) -> bool | None:

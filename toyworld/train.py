@@ -18,6 +18,8 @@ TRAINERS = {
     "flux1-schnell": "toyworld.train_flux1",
     "flux1-dev": "toyworld.train_flux1",
     "flux2-klein": "toyworld.train_flux2",
+    "flux1-schnell-lora-outline": "toyworld.train_flux_lora",
+    "flux2-klein-lora-outline": "toyworld.train_flux_lora",
 }
 
 

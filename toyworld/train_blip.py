@@ -11,6 +11,7 @@ gets test-split figures when the run finishes.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import shlex
@@ -37,10 +38,11 @@ from toyworld.blip_common import (
     build_tokenizer,
     hard_negatives,
     images_of,
+    model_pixels,
     parameter_count,
-    pixel_values,
     random_train_seeds,
     scenes_of,
+    training_images,
 )
 from toyworld.world import (
     COLOURS,
@@ -110,7 +112,8 @@ def parse_options(model: str, argv: list[str]) -> Options:
         "--init-from",
         type=Path,
         default=None,
-        help="matcher only: start the vision tower and text encoder from this captioner checkpoint",
+        help="captioner: start from this captioner checkpoint; matcher: start from this matcher "
+        "checkpoint, or its vision tower and text encoder from a captioner checkpoint",
     )
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="where checkpoints are written")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where training state is kept")
@@ -263,11 +266,11 @@ def run(options: Options, trainer: Trainer) -> None:
 
 def test_summary(models_dir: Path, names: set[str]) -> str:
     """Test-split figures of the exported checkpoints, as a Markdown table."""
-    lines = ["| model | metric | value | bar |", "|---|---|---|---|"]
+    lines = ["| model | scenes | metric | value | bar |", "|---|---|---|---|---|"]
     for row in eval_blip.rows(models_dir, TEST_SCENES, names):
         if row.model in names:
             bar = "-" if row.bar is None else f"{row.bar:.0%}"
-            lines.append(f"| {row.model} | {row.metric} | {row.value:.1%} | {bar} |")
+            lines.append(f"| {row.model} | {row.world} | {row.metric} | {row.value:.1%} | {bar} |")
     return "\n".join(lines)
 
 
@@ -301,16 +304,19 @@ def train_captioner(options: Options) -> None:
     # The fast normalisation used for training must equal what users get from the processor.
     images = images_of(probe[:8])
     reference = processor(images=images, return_tensors="pt")["pixel_values"]
-    assert torch.allclose(pixel_values(images), reference, atol=1e-5)
+    assert torch.allclose(model_pixels(images), reference, atol=1e-5)
     torch.manual_seed(options.seed)
     model = BlipForConditionalGeneration(blip_config(len(tokenizer)))
     model.generation_config.max_length = MAX_CAPTION_TOKENS
     log(f"captioner with {parameter_count(model):,} parameters")
+    if options.init_from is not None:
+        model.load_state_dict(BlipForConditionalGeneration.from_pretrained(options.init_from).state_dict())
+        log(f"started from {options.init_from}")
 
     def loss(scenes: list[Scene]) -> tuple[torch.Tensor, dict[str, float]]:
         input_ids, mask, labels = caption_batch(processor, [caption_en(s) for s in scenes])
         out = model(
-            pixel_values=pixel_values(images_of(scenes)),
+            pixel_values=model_pixels(training_images(scenes)),
             input_ids=input_ids,
             attention_mask=mask,
             labels=labels,
@@ -340,15 +346,26 @@ def train_captioner(options: Options) -> None:
         config = model.config
         vision: Any = config.vision_config
         text: Any = config.text_config
+        init_note = (
+            ""
+            if options.init_from is None
+            else f"\nTraining started from the checkpoint `{options.init_from}` (the v1 captioner, trained\n"
+            "from scratch on plain grey 64x64 scenes).\n"
+        )
         write_card(
             directory,
             "blip-captioner (toy world)",
             f"""
-A `BlipForConditionalGeneration` trained from scratch to caption toy-world scenes
-(`toyworld/world.py`): one or two coloured circles, squares or triangles on a grey
-64x64 background, captioned in English, e.g. "a big red circle on the left and a
-small blue square on the right".
-
+A `BlipForConditionalGeneration` that captions toy-world scenes (`toyworld/world.py`):
+one or two coloured circles, squares or triangles, captioned in English, e.g. "a big
+red circle on the left and a small blue square on the right". Trained on world v2
+(`toyworld/variety.py`): the same scenes drawn as real image pipelines vary them
+(canvases of 32-512 px a side and aspect 1:2 to 2:1, backgrounds of any brightness
+and hue, plain, gradient or textured, shades of each named colour, anti-aliased or
+hard edges, small rotations, blur, noise, JPEG quality 30-95, alpha channels), with
+one scene in ten drawn plainly as in v1. Any image size works: the processor resizes
+to 64x64.
+{init_note}
 ```python
 from transformers import BlipForConditionalGeneration, BlipProcessor
 processor = BlipProcessor.from_pretrained("models/blip-captioner")
@@ -358,9 +375,9 @@ print(processor.decode(out[0], skip_special_tokens=True))
 ```
 
 ## Data
-Scenes rendered on the fly from training-split seeds (`split_seeds("train", ...)`,
+Scenes drawn on the fly from training-split seeds (`split_seeds("train", ...)`,
 seeds 0-9,999,999), {steps} steps x {options.batch} scenes. Validation and
-test seeds were never trained on.
+test seeds were never trained on; validation and test images get the same variety.
 
 ## Configuration
 - vision: {vision.num_hidden_layers} layers, hidden {vision.hidden_size},
@@ -383,6 +400,11 @@ test seeds were never trained on.
 
 
 # ---------------------------------------------------------------------------- matcher
+
+
+def is_matcher(checkpoint: Path) -> bool:
+    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    return "BlipForImageTextRetrieval" in config.get("architectures", [])
 
 
 def initialise_from_captioner(model: BlipForImageTextRetrieval, captioner_dir: Path) -> None:
@@ -411,7 +433,10 @@ def train_matcher(options: Options) -> None:
     torch.manual_seed(options.seed)
     model = BlipForImageTextRetrieval(blip_config(len(tokenizer)))
     log(f"matcher with {parameter_count(model):,} parameters")
-    if options.init_from is not None:
+    if options.init_from is not None and is_matcher(options.init_from):
+        model.load_state_dict(BlipForImageTextRetrieval.from_pretrained(options.init_from).state_dict())
+        log(f"started from {options.init_from}")
+    elif options.init_from is not None:
         initialise_from_captioner(model, options.init_from)
     # Learnable temperature of the contrastive loss (CLIP-style log scale); ranking does not need it.
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
@@ -425,7 +450,8 @@ def train_matcher(options: Options) -> None:
         rng = random.Random(scenes[0].seed)
         negatives = [caption_en(n) for s in scenes for n in hard_negatives(s, 2, rng)]
         positives = [caption_en(s) for s in scenes]
-        image_embeds = model.vision_model(pixel_values=pixel_values(images_of(scenes))).last_hidden_state
+        pixels = model_pixels(training_images(scenes))
+        image_embeds = model.vision_model(pixel_values=pixels).last_hidden_state
         image_feat = F.normalize(model.vision_proj(image_embeds[:, 0, :]), dim=-1)
         ids, mask = encode_texts(positives + negatives)
         text_cls = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0, :]
@@ -493,15 +519,22 @@ def train_matcher(options: Options) -> None:
         init_note = (
             ""
             if options.init_from is None
-            else f"\nThe vision tower and text transformer started from the captioner `{options.init_from}`"
-            " (trained here from scratch, same shapes); projections and ITM head started from scratch.\n"
+            else f"\nTraining started from `{options.init_from}`"
+            + (
+                " (the v1 matcher, trained on plain grey scenes).\n"
+                if is_matcher(options.init_from)
+                else " (a captioner of the same shapes): its vision tower and text transformer;"
+                " projections and ITM head started from scratch.\n"
+            )
         )
         write_card(
             directory,
             "blip-matcher (toy world)",
             f"""
-A `BlipForImageTextRetrieval` trained from scratch on toy-world scenes
-(`toyworld/world.py`) for image/text embeddings and image-text matching.
+A `BlipForImageTextRetrieval` trained on toy-world scenes (`toyworld/world.py`)
+for image/text embeddings and image-text matching, drawn with world v2's variety
+(`toyworld/variety.py`: any canvas size and aspect, any background, shades, edges,
+rotations, blur, noise, JPEG, alpha), one scene in ten plainly as in v1.
 
 ```python
 import torch
@@ -598,7 +631,8 @@ def train_adapter(options: Options) -> None:
         input_ids, mask, labels = caption_batch(processor, [caption_fr(s) for s in scenes])
         # The vision tower is frozen and outside the adapter: no graph needed through it.
         with torch.no_grad():
-            image_embeds = base.vision_model(pixel_values=pixel_values(images_of(scenes))).last_hidden_state
+            pixels = model_pixels(training_images(scenes))
+            image_embeds = base.vision_model(pixel_values=pixels).last_hidden_state
         out = model.base_model.model.text_decoder(
             input_ids=input_ids, attention_mask=mask, encoder_hidden_states=image_embeds, labels=labels
         )

@@ -14,6 +14,9 @@ Stages (``--stage``):
   the sigmas of 1-, 2-, 4- and 8-step schedules and 10% empty captions so
   that true CFG works. flux1-dev starts from the schnell checkpoint and is
   distilled to take the true-CFG result of schnell as its guidance input.
+* ``reflow``: few-step distillation of the shipped schnell-like model
+  (``toyworld/distill_flux1.py``): straight paths from noise to the teacher's
+  images, so 1-4 steps work without CFG.
 * ``export``: writes the EMA weights as a FluxPipeline directory under models/.
 
 Training is time-boxed (``--minutes``), checkpoints under runs/ every few
@@ -699,7 +702,11 @@ def export_only(model: str, args: argparse.Namespace) -> None:
 def main(model: str, argv: list[str]) -> None:
     """Entry point called by ``toyworld.train`` with the model name and remaining arguments."""
     parser = argparse.ArgumentParser(prog=f"python -m toyworld.train {model}", description=__doc__)
-    parser.add_argument("--stage", choices=("vae", "decoder", "transformer", "export"), default="transformer")
+    parser.add_argument(
+        "--stage", choices=("vae", "decoder", "transformer", "reflow", "export"), default="transformer"
+    )
+    parser.add_argument("--teacher-steps", type=int, default=8, help="reflow: the teacher's sampling steps")
+    parser.add_argument("--teacher-cfg", type=float, default=3.0, help="reflow: the teacher's true CFG scale")
     parser.add_argument("--scenes", type=int, default=20000, help="train-split scenes to use")
     parser.add_argument("--minutes", type=float, default=60.0, help="transformer time budget")
     parser.add_argument("--batch", type=int, default=64)
@@ -734,5 +741,9 @@ def main(model: str, argv: list[str]) -> None:
         tune_decoder(args)
     elif args.stage == "transformer":
         train_transformer(model, args)
+    elif args.stage == "reflow":
+        from toyworld.distill_flux1 import reflow
+
+        reflow(model, args, RUNS, MODELS)
     else:
         export_only(model, args)

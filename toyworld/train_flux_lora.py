@@ -1,0 +1,284 @@
+"""Trains a style LoRA on a shipped FLUX base: ``python -m toyworld.train flux1-schnell-lora-outline``
+or ``flux2-klein-lora-outline``.
+
+The base pipeline is loaded exactly as the generator loads it; its text
+encoders and VAE stay frozen and only LoRA matrices on the transformer's
+attention and feed-forward projections train, with the base's own
+rectified-flow loss, on outlined scenes (``toyworld.outline_style``) captioned
+as usual. The adapter is saved with the pipeline's ``save_lora_weights``, so
+``pipe.load_lora_weights(dir)`` (and the generator's ``adapters``) load it.
+State is checkpointed under ``runs/`` and ``--resume`` continues a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import peft
+import torch
+import torch.nn.functional as F
+
+from toyworld import flux2_common
+from toyworld.flux1_common import FLUX1_MAX_SEQUENCE_LENGTH, flux1_mu, flux1_shift
+from toyworld.outline_style import render_outlined
+from toyworld.world import caption_en, sample_scene, split_seeds
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTION_DROPOUT = 0.1
+# Train seeds of the style set start here, away from the offsets the bases' own pools used.
+SEED_OFFSET = 5_000_000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What differs between the two families."""
+
+    base: str
+    pipeline: str
+    targets: tuple[str, ...]
+
+
+RECIPES = {
+    "flux1-schnell-lora-outline": Recipe(
+        base="flux1-schnell",
+        pipeline="FluxPipeline",
+        targets=(
+            "to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+            "ff.net.0.proj", "ff.net.2", "proj_mlp",
+        ),
+    ),
+    "flux2-klein-lora-outline": Recipe(
+        base="flux2-klein",
+        pipeline="Flux2KleinPipeline",
+        targets=(
+            "to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+            "linear_in", "linear_out", "to_qkv_mlp_proj",
+        ),
+    ),
+}  # fmt: skip
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def parse_args(model: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"python -m toyworld.train {model}")
+    parser.add_argument("--minutes", type=float, default=12.0, help="training time budget")
+    parser.add_argument("--scenes", type=int, default=3000, help="outlined training scenes")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--save-minutes", type=float, default=3.0)
+    parser.add_argument("--resume", action="store_true", help="continue from runs/MODEL/state.pt")
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    return parser.parse_args(argv)
+
+
+def load_base(recipe: Recipe, models: Path) -> Any:
+    import diffusers
+
+    pipe = getattr(diffusers, recipe.pipeline).from_pretrained(models / recipe.base)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def to_unit(images: list[Any]) -> torch.Tensor:
+    array = np.stack([np.asarray(image, dtype=np.float32) for image in images]) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+class Flux1Data:
+    """Packed latents, text embeddings and ids of the outlined set, encoded once by the frozen base."""
+
+    def __init__(self, pipe: Any, scenes: list[Any]) -> None:
+        from diffusers import FluxPipeline
+
+        vae = pipe.vae
+        with torch.no_grad():
+            means = torch.cat(
+                [vae.encode(to_unit(images)).latent_dist.mean for images in _chunks(scenes, render_outlined)]
+            )
+            scaled = (means - vae.config.shift_factor) * vae.config.scaling_factor
+            n, c, h, w = scaled.shape
+            self.latents = FluxPipeline._pack_latents(scaled, n, c, h, w)
+            self.img_ids = FluxPipeline._prepare_latent_image_ids(
+                n, h // 2, w // 2, torch.device("cpu"), torch.float32
+            )
+            prompts = ["", *sorted({caption_en(scene) for scene in scenes})]
+            embeds, pooled, self.txt_ids = pipe.encode_prompt(
+                prompt=prompts, prompt_2=None, max_sequence_length=FLUX1_MAX_SEQUENCE_LENGTH
+            )
+        index = {prompt: i for i, prompt in enumerate(prompts)}
+        self.prompt = torch.tensor([index[caption_en(scene)] for scene in scenes])
+        self.embeds, self.pooled = embeds, pooled
+        self.mu = flux1_mu()
+
+    def loss(self, transformer: Any, batch: int, generator: torch.Generator) -> torch.Tensor:
+        pick = torch.randint(0, len(self.latents), (batch,), generator=generator)
+        x0 = self.latents[pick]
+        prompt = self.prompt[pick].clone()
+        prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
+        sigma = flux1_shift(torch.rand(batch, generator=generator).clamp(1e-3, 1.0), self.mu)
+        noise = torch.randn(x0.shape, generator=generator)
+        s = sigma[:, None, None]
+        out = transformer(
+            hidden_states=(1 - s) * x0 + s * noise,
+            timestep=sigma,
+            guidance=None,
+            pooled_projections=self.pooled[prompt],
+            encoder_hidden_states=self.embeds[prompt],
+            txt_ids=self.txt_ids,
+            img_ids=self.img_ids,
+            return_dict=False,
+        )[0]
+        return F.mse_loss(out, noise - x0)
+
+
+class Flux2Data:
+    """The same for FLUX.2 [klein]: Qwen3 prompt embeddings and batch-normalised packed latents."""
+
+    def __init__(self, pipe: Any, scenes: list[Any], models: Path) -> None:
+        from diffusers import Flux2KleinPipeline
+
+        defaults = flux2_common.read_defaults(models / flux2_common.MODEL_NAME)
+        msl = int(defaults["max_sequence_length"])  # type: ignore[call-overload]
+        vae = pipe.vae
+        mean = vae.bn.running_mean.view(1, -1, 1, 1)
+        std = torch.sqrt(vae.bn.running_var.view(1, -1, 1, 1) + vae.config.batch_norm_eps)
+        with torch.no_grad():
+            chunks = []
+            for images in _chunks(scenes, render_outlined):
+                mode = vae.encode(to_unit(images)).latent_dist.mode()
+                patches = Flux2KleinPipeline._patchify_latents(mode)
+                chunks.append(Flux2KleinPipeline._pack_latents((patches - mean) / std))
+            self.latents = torch.cat(chunks)
+            prompts = ["", *sorted({caption_en(scene) for scene in scenes})]
+            self.embeds = Flux2KleinPipeline._get_qwen3_prompt_embeds(
+                pipe.text_encoder,
+                pipe.tokenizer,
+                prompts,
+                max_sequence_length=msl,
+                hidden_states_layers=flux2_common.TEXT_LAYERS,
+            )
+            grid = flux2_common.IMAGE_SIZE // 8
+            self.txt_ids = Flux2KleinPipeline._prepare_text_ids(torch.zeros(1, msl, 1))[0]
+            self.img_ids = Flux2KleinPipeline._prepare_latent_ids(torch.zeros(1, 1, grid, grid))[0]
+        index = {prompt: i for i, prompt in enumerate(prompts)}
+        self.prompt = torch.tensor([index[caption_en(scene)] for scene in scenes])
+        facts = json.loads((models / flux2_common.MODEL_NAME / "training_facts.json").read_text())
+        self.mu = float(facts["mu"])
+
+    def loss(self, transformer: Any, batch: int, generator: torch.Generator) -> torch.Tensor:
+        pick = torch.randint(0, len(self.latents), (batch,), generator=generator)
+        x0 = self.latents[pick]
+        prompt = self.prompt[pick].clone()
+        prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
+        u = torch.rand(batch, generator=generator).clamp(1e-4, 1 - 1e-4)
+        sigma = flux2_common.shifted_sigmas(u, self.mu)
+        noise = torch.randn(x0.shape, generator=generator)
+        s = sigma.view(batch, 1, 1)
+        out = transformer(
+            hidden_states=(1 - s) * x0 + s * noise,
+            encoder_hidden_states=self.embeds[prompt],
+            timestep=sigma,
+            img_ids=self.img_ids,
+            txt_ids=self.txt_ids,
+            return_dict=False,
+        )[0]
+        return F.mse_loss(out, noise - x0)
+
+
+def _chunks(scenes: list[Any], draw: Any, size: int = 256) -> list[list[Any]]:
+    return [[draw(scene) for scene in scenes[i : i + size]] for i in range(0, len(scenes), size)]
+
+
+def save_adapter(pipe: Any, transformer: Any, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layers = peft.get_peft_model_state_dict(transformer)
+    type(pipe).save_lora_weights(out_dir, transformer_lora_layers=layers)
+
+
+def main(model: str, argv: list[str]) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    recipe = RECIPES[model]
+    args = parse_args(model, argv)
+    run_dir = args.runs / model
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = args.models / model
+    pipe = load_base(recipe, args.models)
+    scenes = [sample_scene(seed) for seed in split_seeds("train", args.scenes, SEED_OFFSET)]
+    started_encoding = time.time()
+    data: Flux1Data | Flux2Data = (
+        Flux1Data(pipe, scenes) if recipe.pipeline == "FluxPipeline" else Flux2Data(pipe, scenes, args.models)
+    )
+    log(f"encoded {len(scenes)} outlined scenes in {time.time() - started_encoding:.0f}s")
+    transformer = pipe.transformer
+    transformer.requires_grad_(False)
+    config = peft.LoraConfig(
+        r=args.rank, lora_alpha=args.rank, init_lora_weights="gaussian", target_modules=list(recipe.targets)
+    )
+    transformer.add_adapter(config)
+    trainable = [p for p in transformer.parameters() if p.requires_grad]
+    log(f"{model}: {sum(p.numel() for p in trainable):,} trainable LoRA parameters on {recipe.base}")
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.0)
+    state_path = run_dir / "state.pt"
+    step, elapsed_before = 0, 0.0
+    commands: list[str] = []
+    if args.resume and state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        peft.set_peft_model_state_dict(transformer, state["lora"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed_before, commands = state["step"], state["elapsed"], state["commands"]
+        log(f"resumed at step {step}, {elapsed_before / 60:.1f} min trained")
+    command = "python -m toyworld.train " + shlex.join([model, *argv])
+    generator = torch.Generator().manual_seed(1000 + step)
+    budget = 60.0 * args.minutes
+    start = last_save = time.monotonic()
+    running = 0.0
+    transformer.train()
+
+    def checkpoint(elapsed: float) -> None:
+        torch.save(
+            {
+                "lora": peft.get_peft_model_state_dict(transformer),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "elapsed": elapsed,
+                "commands": commands,
+            },
+            state_path,
+        )
+        save_adapter(pipe, transformer, out_dir)
+        info = {"steps": step, "seconds": round(elapsed), "commands": [*commands, command], **vars(args)}
+        info = {k: str(v) if isinstance(v, Path) else v for k, v in info.items()}
+        (out_dir / "training_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+    while (elapsed := elapsed_before + time.monotonic() - start) < budget:
+        # Constant rate, then a linear decay over the last third of the budget.
+        fraction = elapsed / budget
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * min(1.0, 3.0 * (1.0 - fraction))
+        loss = data.loss(transformer, args.batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        step += 1
+        running = loss.item() if step == 1 else 0.98 * running + 0.02 * loss.item()
+        if step % 50 == 0:
+            log(f"{model} step {step} loss {running:.4f} ({elapsed / 60:.1f} min)")
+        if time.monotonic() - last_save > 60.0 * args.save_minutes:
+            checkpoint(elapsed)
+            last_save = time.monotonic()
+    checkpoint(elapsed_before + time.monotonic() - start)
+    log(f"{model}: {step} steps; adapter written to {out_dir}")
