@@ -1,8 +1,8 @@
 """The batch function the micro-batcher runs on the model's worker thread, and
 the batch keys' cost key.
 
-Batch key: ``BatchKey`` (variant, size, steps, guidance, true CFG); calls with
-reference images carry a unique ``solo`` number and run alone.
+Batch key: ``BatchKey`` (variant, size, steps, guidance, true CFG, adapter);
+calls with reference images carry a unique ``solo`` number and run alone.
 """
 
 from __future__ import annotations

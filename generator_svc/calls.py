@@ -49,6 +49,7 @@ class GenerationSpec:
     reference_images: tuple[EncodedImage, ...] = ()
     mask: EncodedImage | None = None
     strength: float | None = None
+    adapter: str = ""
 
 
 @dataclass(frozen=True)

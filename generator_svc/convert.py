@@ -58,6 +58,7 @@ def spec(message: pb.GenerationSpec) -> GenerationSpec:
         reference_images=tuple(_image(image) for image in message.reference_images),
         mask=_image(message.mask) if message.HasField("mask") else None,
         strength=message.strength if message.HasField("strength") else None,
+        adapter=message.adapter,
     )
 
 
@@ -150,4 +151,5 @@ def variant_message(v: VariantConfig, currency_code: str) -> pb.Variant:
         pricing=pricing_message(v.pricing, currency_code),
         max_image_count=v.max_image_count,
         max_prompt_chars=v.max_prompt_chars,
+        adapters=[pb.Adapter(name=a.name, description=a.description) for a in v.adapters],
     )

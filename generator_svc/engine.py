@@ -11,14 +11,20 @@ noise never depends on its neighbours. The engine encodes prompts itself
 (timed as ``encode``), asks the pipeline for latents (``denoise``) and decodes
 them one image at a time (``decode``), which skips cancelled images and keeps
 each image's VAE pass independent of the batch.
+
+LoRA adapters load once per checkpoint (``load_lora_weights``) and are switched
+per pipeline call: the batch key's adapter is enabled, or LoRA is disabled for
+a call without one. A disabled LoRA layer computes exactly its base layer, so
+such calls give the images of a server with no adapters at all.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -40,7 +46,8 @@ class EngineConfig:
     ``cpu_offload`` (CUDA only) moves each component to the GPU while it runs;
     ``vae_tiling`` decodes large images tile by tile. ``cpu_threads`` > 0 sets
     torch's intra-op thread count (process-wide) when loading. Step previews
-    are at most ``preview_max_side_px`` a side.
+    are at most ``preview_max_side_px`` a side. ``adapters`` maps a checkpoint
+    to its LoRA adapters, name -> directory (diffusers LoRA format).
     """
 
     checkpoints: dict[str, str]
@@ -50,15 +57,19 @@ class EngineConfig:
     vae_tiling: bool
     cpu_threads: int
     preview_max_side_px: int
+    adapters: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
 class _Loaded:
-    """A loaded checkpoint: its text-to-image pipeline and lazily built forms."""
+    """A loaded checkpoint: its text-to-image pipeline and lazily built forms
+    (which share its transformer, and so its LoRA layers). ``adapter`` is the
+    active LoRA adapter ("": LoRA disabled); None when it has no adapters."""
 
     pipe: Any
     img2img: Any = None
     inpaint: Any = None
+    adapter: str | None = None
 
 
 class FluxEngine:
@@ -88,6 +99,13 @@ class FluxEngine:
                 encoder = getattr(pipe, name, None)
                 if encoder is not None:
                     encoder.to(torch.float32)
+            adapters = self.config.adapters.get(checkpoint, {})
+            for name, path in sorted(adapters.items()):
+                # Before moving the pipeline: the LoRA layers then follow it to the device (or offload).
+                with warnings.catch_warnings():
+                    # peft warns of every adapter after the first on one model; several are the point.
+                    warnings.filterwarnings("ignore", "Already found a `peft_config`", UserWarning)
+                    pipe.load_lora_weights(path, adapter_name=name)
             if self.config.cpu_offload:
                 pipe.enable_model_cpu_offload(device=self.config.device)
             else:
@@ -95,10 +113,19 @@ class FluxEngine:
             if self.config.vae_tiling:
                 pipe.vae.enable_tiling()
             pipe.set_progress_bar_config(disable=True)
-            self._loaded[checkpoint] = _Loaded(pipe)
+            loaded = _Loaded(pipe)
+            if adapters:
+                # A loaded adapter is active: calls start on the base model.
+                pipe.disable_lora()
+                loaded.adapter = ""
+            self._loaded[checkpoint] = loaded
         _LOGGER.info(
             "pipelines loaded",
-            extra={"checkpoints": len(self._loaded), "seconds": round(time.perf_counter() - started, 2)},
+            extra={
+                "checkpoints": len(self._loaded),
+                "adapters": sum(len(names) for names in self.config.adapters.values()),
+                "seconds": round(time.perf_counter() - started, 2),
+            },
         )
 
     def close(self) -> None:
@@ -139,7 +166,9 @@ class FluxEngine:
         generators = [torch.Generator(device="cpu").manual_seed(seed) for job in jobs for seed in job.seeds]
         first = jobs[0]
 
-        pipe = self._loaded[key.checkpoint].pipe
+        loaded = self._loaded[key.checkpoint]
+        _use_adapter(loaded, key.adapter)
+        pipe = loaded.pipe
         encode_started = time.perf_counter()
         if key.family is Family.FLUX_1:
             kwargs = self._flux1_inputs(pipe, key, prompts, negatives)
@@ -281,6 +310,21 @@ class FluxEngine:
     def preview(self, pipe: Any, key: BatchKey, latents: torch.Tensor) -> Image.Image:
         """A low-resolution picture of the first image's current latents."""
         return self._decode(pipe, key, latents[:1], preview=True)
+
+
+def _use_adapter(loaded: _Loaded, adapter: str) -> None:
+    """Makes ``adapter`` the checkpoint's only active LoRA adapter, or disables
+    LoRA for ""; the img2img/inpaint forms share the transformer, so they follow."""
+    if loaded.adapter == adapter or (loaded.adapter is None and not adapter):
+        return
+    if adapter:
+        # set_adapters raises on a name not loaded before it changes anything; it picks the
+        # adapter, and enable_lora undoes an earlier disable_lora.
+        loaded.pipe.set_adapters([adapter])
+        loaded.pipe.enable_lora()
+    else:
+        loaded.pipe.disable_lora()
+    loaded.adapter = adapter
 
 
 def _flux1_components(pipe: Any) -> dict[str, Any]:

@@ -174,6 +174,7 @@ def _encode_all(call: _Call, result: GenerationResult) -> list[bytes]:
                 "true_cfg_scale": key.true_cfg_scale,
                 "strength": plan.strength,
                 "reference_images": len(call.job.reference_images),
+                "adapter": key.adapter,
             }
         ),
     }

@@ -2,8 +2,9 @@
 
 ``BatchKey`` is hashable and is the micro-batcher's compatibility key: calls
 with equal keys run as one pipeline call (a list of prompts and one seeded
-generator per image). Calls with reference images carry a unique ``solo``
-number, since a pipeline call shares its reference images across the batch.
+generator per image) with one LoRA adapter (or none) active. Calls with
+reference images carry a unique ``solo`` number, since a pipeline call shares
+its reference images across the batch.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class BatchKey:
     max_sequence_length: int
     text_encoder_out_layers: tuple[int, ...] = ()
     default_negative_prompt: str = ""
+    # The LoRA adapter active for the whole call, by name; "": the base model.
+    adapter: str = ""
     # 0: batchable text-to-image; otherwise unique per call (reference images, masks).
     solo: int = 0
 

@@ -31,10 +31,11 @@ class GeneratorRuntime(ModelRuntime):
     service_names: tuple[str, ...] = (SERVICE_NAME,)
 
     def __init__(self, app: ServingApp, settings: GeneratorSettings) -> None:
-        registry = load_registry(settings.variants_file)
+        registry = load_registry(settings.variants_file, adapters=settings.adapters)
         self.engine = FluxEngine(
             EngineConfig(
                 checkpoints=registry.checkpoints,
+                adapters=registry.adapters,
                 device=settings.device,
                 dtype=settings.dtype,
                 cpu_offload=settings.cpu_offload,

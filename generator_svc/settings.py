@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from generator_svc.variants import DEFAULT_VARIANTS_FILE
+from generator_svc.variants import DEFAULT_VARIANTS_FILE, check_adapter_overrides
 from serving.compute import DtypeName
 from serving.settings import ModelServerSettings
 
@@ -28,6 +28,14 @@ class GeneratorSettings(ModelServerSettings):
         str(DEFAULT_VARIANTS_FILE),
         description="YAML file of the served variants (names, checkpoints, limits, prices); relative "
         "checkpoint paths in it resolve against the repository root.",
+    )
+    adapters: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="More LoRA adapters by variant, as JSON: "
+        '{"flux.1-schnell": {"outline": "/path/to/lora"}}. Each adds or replaces (with an empty '
+        "description) that variant's adapter of that name in the variants file; relative paths resolve "
+        "against the repository root, and an adapter whose directory is missing is not served. Naming a "
+        "variant the variants file does not configure is an error.",
     )
     device: Literal["cpu", "cuda"] = Field("cpu", description="Where the pipelines run.")
     dtype: DtypeName = Field(
@@ -65,4 +73,10 @@ class GeneratorSettings(ModelServerSettings):
     def _offload_needs_cuda(self) -> GeneratorSettings:
         if self.cpu_offload and self.device != "cuda":
             raise ValueError("cpu_offload needs device=cuda (it moves components to the GPU while they run)")
+        return self
+
+    @model_validator(mode="after")
+    def _adapters_name_configured_variants(self) -> GeneratorSettings:
+        if self.adapters:
+            check_adapter_overrides(self.adapters, self.variants_file)
         return self

@@ -64,6 +64,24 @@ def variant(registry: Registry, name: str) -> VariantConfig:
     return found
 
 
+def adapter(name: str, v: VariantConfig) -> str:
+    """The adapter name, when ``v`` serves it; "" (the base model) stays ""."""
+    if not name or name in v.adapter_names:
+        return name
+    served = (
+        f"its adapters: {', '.join(v.adapter_names)}"
+        if v.adapters
+        else "it has none; leave adapter empty for the base model"
+    )
+    description = f"variant {v.name} serves no adapter named {name!r}; {served}"
+    raise errors.InvalidArgument(
+        message=f"{SPEC}.adapter: {description}",
+        reason="ADAPTER_NOT_FOUND",
+        metadata={"variant": v.name, "adapter": name},
+        violations=[errors.FieldViolation(f"{SPEC}.adapter", description)],
+    )
+
+
 def size(spec: GenerationSpec, v: VariantConfig) -> tuple[int, int]:
     """The output (width, height) in pixels by the contract's rules; never rounded."""
     width, height = spec.width_px, spec.height_px
@@ -132,6 +150,7 @@ def _from_ratio(ratio: str, megapixels: float, v: VariantConfig) -> tuple[int, i
 def plan(spec: GenerationSpec, registry: Registry) -> Plan:
     """Validates everything in ``spec`` but the image bytes, and applies the defaults."""
     v = variant(registry, spec.variant)
+    chosen_adapter = adapter(spec.adapter, v)
     if not spec.prompt.strip():
         raise _bad("prompt", "a prompt is required")
     if len(spec.prompt) > v.max_prompt_chars:
@@ -166,6 +185,7 @@ def plan(spec: GenerationSpec, registry: Registry) -> Plan:
         max_sequence_length=v.max_sequence_length,
         text_encoder_out_layers=v.text_encoder_out_layers,
         default_negative_prompt=v.default_negative_prompt,
+        adapter=chosen_adapter,
     )
     return Plan(
         variant=v,

@@ -18,16 +18,26 @@ File format (see ``generator_svc/variants.yaml``)::
         min_side_px: 64
         ...                           # every VariantConfig field below
         pricing: {model: flat, per_image_micros: 3000}
+        adapters:                     # optional LoRA adapters, by request name
+          outline: {path: models/flux1-schnell-lora-outline, description: "..."}
 
 Defaults a variant leaves unset (size, steps, guidance, true CFG, negative
 prompt, max_sequence_length) come from the checkpoint's
 ``imaging_defaults.json`` when it has one, else from the family's fallbacks.
+
+LoRA adapters come from a variant's ``adapters`` mapping and from the
+``adapters`` setting (``GENERATOR_ADAPTERS``), which adds or replaces them per
+variant. Like a checkpoint, an adapter is served only when its directory
+exists. The engine loads each adapter once per checkpoint, so variants sharing
+a checkpoint may share an adapter name, but only for one directory.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -49,6 +59,11 @@ MEGAPIXEL = 1_000_000
 # Highest guidance and true-CFG scales a variant or a call may set.
 MAX_GUIDANCE_SCALE = 20.0
 MAX_TRUE_CFG_SCALE = 20.0
+# A LoRA adapter's request name: lower-case letters, digits and hyphens, 1-63 characters.
+ADAPTER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+# The ``adapters`` setting: variant -> adapter name -> directory.
+AdapterOverrides = Mapping[str, Mapping[str, str]]
 
 
 class PricingModel(Enum):
@@ -82,6 +97,16 @@ class Pricing:
 
 
 @dataclass(frozen=True)
+class AdapterConfig:
+    """A served LoRA adapter of a variant: its request name, its directory
+    (absolute, symlinks resolved) and a human description (may be empty)."""
+
+    name: str
+    path: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class VariantConfig:
     """One served variant, defaults resolved. Sizes in pixels, areas in megapixels."""
 
@@ -110,10 +135,16 @@ class VariantConfig:
     max_prompt_chars: int = 2000
     max_sequence_length: int = 512
     text_encoder_out_layers: tuple[int, ...] = ()
+    # The served LoRA adapters, sorted by name.
+    adapters: tuple[AdapterConfig, ...] = ()
 
     @property
     def max_pixels(self) -> int:
         return int(self.max_megapixels * MEGAPIXEL)
+
+    @property
+    def adapter_names(self) -> list[str]:
+        return [adapter.name for adapter in self.adapters]
 
     def check(self) -> None:
         """Raises ValueError naming the variant and the rule a resolved config breaks."""
@@ -189,6 +220,16 @@ class Registry:
         """Checkpoint -> pipeline class, once per checkpoint."""
         return {v.checkpoint: v.pipeline for v in self.variants.values()}
 
+    @property
+    def adapters(self) -> dict[str, dict[str, str]]:
+        """Checkpoint -> adapter name -> directory: what the engine loads, once per
+        checkpoint (``load_registry`` checks that a name has one directory per checkpoint)."""
+        loaded: dict[str, dict[str, str]] = {}
+        for v in self.served:
+            for adapter in v.adapters:
+                loaded.setdefault(v.checkpoint, {})[adapter.name] = adapter.path
+        return loaded
+
 
 _FAMILIES = {family.value: family for family in Family}
 # Defaults neither the variant nor its checkpoint's imaging_defaults.json sets.
@@ -210,10 +251,13 @@ def resolve_checkpoint(value: str, base: Path = REPO_ROOT) -> str | None:
     None when a local directory does not exist."""
     if value.startswith(HUB_PREFIX):
         return value
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = base / path
+    path = _absolute(value, base)
     return str(path) if path.is_dir() else None
+
+
+def _absolute(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def checkpoint_defaults(checkpoint: str) -> dict[str, Any]:
@@ -244,7 +288,51 @@ def _pricing(name: str, raw: Any) -> Pricing:
     return pricing
 
 
-def _variant(name: str, raw: dict[str, Any], checkpoint: str) -> VariantConfig:
+def check_adapter_name(name: str) -> str | None:
+    """Says what is wrong with an adapter name, or None when it is valid."""
+    if ADAPTER_NAME.fullmatch(name):
+        return None
+    return (
+        f"adapter name {name!r} must be 1-63 lower-case letters, digits or hyphens, not starting "
+        "with a hyphen"
+    )
+
+
+def _adapters(variant: str, raw: Any, overrides: Mapping[str, str], base: Path) -> tuple[AdapterConfig, ...]:
+    """A variant's served adapters, sorted by name: the file's entries, with the
+    ``adapters`` setting's (no description) added or replacing same-named ones.
+    An adapter whose directory is missing is skipped (logged)."""
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ValueError(f"variant {variant}: adapters must map a name to {{path, description}}")
+    entries: dict[str, tuple[str, str]] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ValueError(f"variant {variant}: adapter {name} needs a 'path' (a directory)")
+        unknown = set(entry) - {"path", "description"}
+        if unknown:
+            raise ValueError(f"variant {variant}: adapter {name}: unknown keys {sorted(unknown)}")
+        entries[str(name)] = (entry["path"], str(entry.get("description") or ""))
+    for name, path in overrides.items():
+        entries[name] = (path, "")
+    served = []
+    for name, (path, description) in sorted(entries.items()):
+        problem = check_adapter_name(name)
+        if problem:
+            raise ValueError(f"variant {variant}: {problem}")
+        directory = _absolute(path, base)
+        if not directory.is_dir():
+            _LOGGER.info(
+                "adapter not served: no directory", extra={"variant": variant, "adapter": name, "path": path}
+            )
+            continue
+        served.append(AdapterConfig(name, str(directory.resolve()), description))
+    return tuple(served)
+
+
+def _variant(
+    name: str, raw: dict[str, Any], checkpoint: str, adapters: tuple[AdapterConfig, ...] = ()
+) -> VariantConfig:
     unknown = set(raw) - (_FIELDS - {"name"})
     if unknown:
         raise ValueError(f"variant {name}: unknown keys {sorted(unknown)}")
@@ -252,7 +340,7 @@ def _variant(name: str, raw: dict[str, Any], checkpoint: str) -> VariantConfig:
     if family_name not in _FAMILIES:
         raise ValueError(f"variant {name}: family must be one of {sorted(_FAMILIES)}, got {family_name!r}")
     family = _FAMILIES[family_name]
-    values = {k: v for k, v in raw.items() if k not in ("family", "pricing", "checkpoint")}
+    values = {k: v for k, v in raw.items() if k not in ("family", "pricing", "checkpoint", "adapters")}
     if "text_encoder_out_layers" in values:
         values["text_encoder_out_layers"] = tuple(values["text_encoder_out_layers"])
     defaults = {
@@ -277,6 +365,7 @@ def _variant(name: str, raw: dict[str, Any], checkpoint: str) -> VariantConfig:
         family=family,
         checkpoint=checkpoint,
         pricing=_pricing(name, raw.get("pricing")),
+        adapters=adapters,
         **values,
     )
     if not config.supports_true_cfg:
@@ -285,16 +374,66 @@ def _variant(name: str, raw: dict[str, Any], checkpoint: str) -> VariantConfig:
     return config
 
 
-def load_registry(path: str | Path, base: Path = REPO_ROOT) -> Registry:
-    """Loads the variants of a YAML file; raises ValueError on a malformed entry.
-
-    Relative checkpoint paths are resolved against ``base`` (the repository
-    root); variants whose checkpoint directory is missing are skipped (logged).
-    """
+def _entries(path: str | Path) -> dict[Any, Any]:
     document = yaml.safe_load(Path(path).read_text()) or {}
-    entries = document.get("variants")
+    entries = document.get("variants") if isinstance(document, dict) else None
     if not isinstance(entries, dict):
         raise ValueError(f"{path}: expected a top-level 'variants' mapping of name -> settings")
+    return entries
+
+
+def check_adapter_overrides(overrides: AdapterOverrides, variants_file: str | Path) -> None:
+    """Raises ValueError when the ``adapters`` setting names a variant the file does
+    not configure, or an adapter by an invalid name."""
+    try:
+        configured = {str(name) for name in _entries(variants_file)}
+    except OSError as exc:
+        raise ValueError(f"cannot read the variants file {variants_file}: {exc}") from None
+    _check_overrides(overrides, configured, variants_file)
+
+
+def _check_overrides(overrides: AdapterOverrides, configured: set[str], variants_file: str | Path) -> None:
+    for variant, adapters in overrides.items():
+        if variant not in configured:
+            raise ValueError(
+                f"the adapters setting names variant {variant!r}, which {variants_file} does not configure; "
+                f"configured variants: {', '.join(sorted(configured)) or 'none'}"
+            )
+        for name in adapters:
+            problem = check_adapter_name(name)
+            if problem:
+                raise ValueError(f"the adapters setting, variant {variant}: {problem}")
+
+
+def _check_shared_adapters(variants: Mapping[str, VariantConfig]) -> None:
+    """One checkpoint, one directory per adapter name: the engine loads adapters per checkpoint."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for v in sorted(variants.values(), key=lambda v: v.name):
+        for adapter in v.adapters:
+            first = seen.setdefault((v.checkpoint, adapter.name), (v.name, adapter.path))
+            if first[1] != adapter.path:
+                raise ValueError(
+                    f"variants {first[0]} and {v.name} share checkpoint {v.checkpoint} but give adapter "
+                    f"{adapter.name!r} two directories ({first[1]} and {adapter.path}); use one directory "
+                    "or two adapter names"
+                )
+
+
+def load_registry(
+    path: str | Path, base: Path = REPO_ROOT, adapters: AdapterOverrides | None = None
+) -> Registry:
+    """Loads the variants of a YAML file; raises ValueError on a malformed entry.
+
+    Relative checkpoint and adapter paths are resolved against ``base`` (the
+    repository root); variants whose checkpoint directory is missing, and
+    adapters whose directory is missing, are skipped (logged). ``adapters``
+    (the setting) adds or replaces adapters per variant; naming a variant the
+    file does not configure is a ValueError, as is one adapter name with two
+    directories on one checkpoint.
+    """
+    entries = _entries(path)
+    overrides = adapters or {}
+    _check_overrides(overrides, {str(name) for name in entries}, path)
     variants: dict[str, VariantConfig] = {}
     for name, raw in entries.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("checkpoint"), str):
@@ -305,5 +444,7 @@ def load_registry(path: str | Path, base: Path = REPO_ROOT) -> Registry:
                 "variant not served: no checkpoint", extra={"variant": name, "path": raw["checkpoint"]}
             )
             continue
-        variants[str(name)] = _variant(str(name), raw, checkpoint)
+        served = _adapters(str(name), raw.get("adapters"), overrides.get(str(name), {}), base)
+        variants[str(name)] = _variant(str(name), raw, checkpoint, served)
+    _check_shared_adapters(variants)
     return Registry(variants=variants)

@@ -575,6 +575,7 @@ _BAD: list[tuple[dict[str, Any], grpc.StatusCode, str]] = [
     ({"reference_images": [_BLACK], "strength": 1.5}, INVALID, "spec.strength"),
     ({"variant": KLEIN, "reference_images": [_NARROW]}, INVALID, "spec.reference_images[0].data"),
     ({"variant": KLEIN, "reference_images": [_BLACK, _SLIVER]}, INVALID, "spec.reference_images[1].data"),
+    ({"adapter": "outline"}, INVALID, "spec.adapter"),  # this server serves no adapters
 ]
 
 

@@ -147,6 +147,7 @@ class Variant(_message.Message):
     PRICING_FIELD_NUMBER: _builtins.int
     MAX_IMAGE_COUNT_FIELD_NUMBER: _builtins.int
     MAX_PROMPT_CHARS_FIELD_NUMBER: _builtins.int
+    ADAPTERS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The name requests use, for example "flux.1-schnell" or "flux.2-klein-4b"."""
     family: Global___Family.ValueType
@@ -193,6 +194,12 @@ class Variant(_message.Message):
     def pricing(self) -> Global___Pricing:
         """The price list."""
 
+    @_builtins.property
+    def adapters(self) -> _containers.RepeatedCompositeFieldContainer[Global___Adapter]:
+        """The LoRA adapters a request may name in `GenerationSpec.adapter` for this
+        variant, sorted by name. Empty: none.
+        """
+
     def __init__(
         self,
         *,
@@ -216,14 +223,45 @@ class Variant(_message.Message):
         pricing: Global___Pricing | None = ...,
         max_image_count: _builtins.int = ...,
         max_prompt_chars: _builtins.int = ...,
+        adapters: _abc.Iterable[Global___Adapter] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_guidance_scale", b"default_guidance_scale", "default_height_px", b"default_height_px", "default_steps", b"default_steps", "default_true_cfg_scale", b"default_true_cfg_scale", "default_width_px", b"default_width_px", "description", b"description", "family", b"family", "max_image_count", b"max_image_count", "max_megapixels", b"max_megapixels", "max_prompt_chars", b"max_prompt_chars", "max_reference_images", b"max_reference_images", "max_side_px", b"max_side_px", "max_steps", b"max_steps", "min_side_px", b"min_side_px", "name", b"name", "pricing", b"pricing", "side_multiple_px", b"side_multiple_px", "supports_guidance", b"supports_guidance", "supports_mask", b"supports_mask", "supports_true_cfg", b"supports_true_cfg"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adapters", b"adapters", "default_guidance_scale", b"default_guidance_scale", "default_height_px", b"default_height_px", "default_steps", b"default_steps", "default_true_cfg_scale", b"default_true_cfg_scale", "default_width_px", b"default_width_px", "description", b"description", "family", b"family", "max_image_count", b"max_image_count", "max_megapixels", b"max_megapixels", "max_prompt_chars", b"max_prompt_chars", "max_reference_images", b"max_reference_images", "max_side_px", b"max_side_px", "max_steps", b"max_steps", "min_side_px", b"min_side_px", "name", b"name", "pricing", b"pricing", "side_multiple_px", b"side_multiple_px", "supports_guidance", b"supports_guidance", "supports_mask", b"supports_mask", "supports_true_cfg", b"supports_true_cfg"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Variant: _TypeAlias = Variant  # noqa: Y015
+
+@_typing.final
+class Adapter(_message.Message):
+    """A LoRA adapter of a variant: fine-tuned weights applied on top of the
+    variant's model for the calls that name it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The name requests use in `GenerationSpec.adapter`, for example "outline";
+    1-63 lower-case letters, digits or hyphens.
+    """
+    description: _builtins.str
+    """A human description of what the adapter changes. May be empty."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Adapter: _TypeAlias = Adapter  # noqa: Y015
 
 @_typing.final
 class ListVariantsRequest(_message.Message):
@@ -289,6 +327,7 @@ class GenerationSpec(_message.Message):
     REFERENCE_IMAGES_FIELD_NUMBER: _builtins.int
     MASK_FIELD_NUMBER: _builtins.int
     STRENGTH_FIELD_NUMBER: _builtins.int
+    ADAPTER_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """The prompt, 1 to the variant's max_prompt_chars characters. Required."""
     negative_prompt: _builtins.str
@@ -339,6 +378,11 @@ class GenerationSpec(_message.Message):
     """How far an img2img or inpaint call moves from the reference, in (0, 1].
     Unset: 0.85 with a mask, else the reference is used as an edit input.
     """
+    adapter: _builtins.str
+    """A LoRA adapter of the variant, by a name ListVariants lists for it; the
+    adapter applies to every image of the call. Empty: the base model. A name
+    the variant does not serve is INVALID_ARGUMENT.
+    """
     @_builtins.property
     def reference_images(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Image]:
         """Reference images (edits, subject or style references), at most the
@@ -371,10 +415,11 @@ class GenerationSpec(_message.Message):
         reference_images: _abc.Iterable[_common_pb2.Image] | None = ...,
         mask: _common_pb2.Image | None = ...,
         strength: _builtins.float | None = ...,
+        adapter: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_guidance_scale", b"_guidance_scale", "_seed", b"_seed", "_steps", b"_steps", "_strength", b"_strength", "_true_cfg_scale", b"_true_cfg_scale", "guidance_scale", b"guidance_scale", "mask", b"mask", "seed", b"seed", "steps", b"steps", "strength", b"strength", "true_cfg_scale", b"true_cfg_scale"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_guidance_scale", b"_guidance_scale", "_seed", b"_seed", "_steps", b"_steps", "_strength", b"_strength", "_true_cfg_scale", b"_true_cfg_scale", "aspect_ratio", b"aspect_ratio", "guidance_scale", b"guidance_scale", "height_px", b"height_px", "image_count", b"image_count", "mask", b"mask", "megapixels", b"megapixels", "negative_prompt", b"negative_prompt", "output_format", b"output_format", "output_quality", b"output_quality", "prompt", b"prompt", "reference_images", b"reference_images", "seed", b"seed", "steps", b"steps", "strength", b"strength", "true_cfg_scale", b"true_cfg_scale", "variant", b"variant", "width_px", b"width_px"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_guidance_scale", b"_guidance_scale", "_seed", b"_seed", "_steps", b"_steps", "_strength", b"_strength", "_true_cfg_scale", b"_true_cfg_scale", "adapter", b"adapter", "aspect_ratio", b"aspect_ratio", "guidance_scale", b"guidance_scale", "height_px", b"height_px", "image_count", b"image_count", "mask", b"mask", "megapixels", b"megapixels", "negative_prompt", b"negative_prompt", "output_format", b"output_format", "output_quality", b"output_quality", "prompt", b"prompt", "reference_images", b"reference_images", "seed", b"seed", "steps", b"steps", "strength", b"strength", "true_cfg_scale", b"true_cfg_scale", "variant", b"variant", "width_px", b"width_px"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__guidance_scale: _TypeAlias = _typing.Literal["guidance_scale"]  # noqa: Y015
     _WhichOneofArgType__guidance_scale: _TypeAlias = _typing.Literal["_guidance_scale", b"_guidance_scale"]  # noqa: Y015
