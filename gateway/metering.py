@@ -4,8 +4,8 @@ usage, and the per-image records made from it.
 
 The captioner bills the input images it read (Caption, StreamCaption,
 EmbedImages, MatchImageText, GetCrossAttention); the generator bills each
-output image at the cost it stated. Discovery (GetModelInfo, ListVariants)
-and EmbedTexts (no image) are never billed.
+output image at the cost it stated. Discovery (GetModelInfo, ListVariants),
+pricing (Quote) and EmbedTexts (no image) are never billed.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ RULES: dict[str, MethodRule] = {
     ),
     "/imaging.generator.v1.GeneratorService/ListVariants": MethodRule(
         generator_pb2.ListVariantsRequest, generator_pb2.ListVariantsResponse
+    ),
+    "/imaging.generator.v1.GeneratorService/Quote": MethodRule(
+        generator_pb2.QuoteRequest, generator_pb2.QuoteResponse
     ),
     "/imaging.generator.v1.GeneratorService/Generate": MethodRule(
         generator_pb2.GenerateRequest,

@@ -84,6 +84,25 @@ class Generated:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """A validated, priced spec that was not generated; prices in micros of ``currency_code``."""
+
+    variant: str
+    width_px: int
+    height_px: int
+    steps: int
+    image_count: int
+    currency_code: str
+    image_cost_micros: int
+    megapixels: float
+    input_megapixels: float
+
+    @property
+    def cost_micros(self) -> int:
+        return self.image_cost_micros * self.image_count
+
+
+@dataclass(frozen=True)
 class Progress:
     """One finished denoising step of a streamed call; ``preview`` on preview steps."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
 
-from generator_svc.calls import EncodedImage, Generated, GenerationSpec, ImageFormat, Progress
+from generator_svc.calls import EncodedImage, Generated, GenerationSpec, ImageFormat, Progress, Quoted
 from generator_svc.options import Family
 from generator_svc.validation import SPEC
 from generator_svc.variants import Pricing, PricingModel, VariantConfig
@@ -100,6 +100,24 @@ def response(generated: Generated) -> pb.GenerateResponse:
             megapixels=generated.megapixels,
             input_megapixels=generated.input_megapixels,
             cost=cost(generated.cost_micros, currency),
+        ),
+    )
+
+
+def quote_response(quoted: Quoted) -> pb.QuoteResponse:
+    currency = quoted.currency_code
+    return pb.QuoteResponse(
+        variant=quoted.variant,
+        width_px=quoted.width_px,
+        height_px=quoted.height_px,
+        steps=quoted.steps,
+        image_count=quoted.image_count,
+        cost_per_image=cost(quoted.image_cost_micros, currency),
+        usage=common_pb2.Usage(
+            image_count=quoted.image_count,
+            megapixels=quoted.megapixels,
+            input_megapixels=quoted.input_megapixels,
+            cost=cost(quoted.cost_micros, currency),
         ),
     )
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from generator_svc import references, validation
-from generator_svc.calls import EncodedImage, Generated, GenerationSpec, ImageFile, Progress
+from generator_svc.calls import EncodedImage, Generated, GenerationSpec, ImageFile, Progress, Quoted
 from generator_svc.metrics import GeneratorMetrics
 from generator_svc.options import GenerationJob, GenerationResult, StepEvent
 from generator_svc.variants import MEGAPIXEL, Registry, VariantConfig
@@ -72,6 +72,28 @@ class Generation:
                 call.job, key=call.plan.key, timeout_s=time_left(), reservation=room
             )
         return await self._finish(call, result, arrived)
+
+    async def quote(self, spec: GenerationSpec) -> Quoted:
+        """What ``generate`` would make of ``spec`` and its price, without queueing anything.
+
+        Reference images and the mask are decoded as for generation: the same
+        errors, and FLUX.2's per-input-megapixel price from their real sizes."""
+        plan = validation.plan(spec, self.registry)
+        call = await self._call(plan, spec, preview_every_steps=0)
+        key = plan.key
+        output_pixels = key.width_px * key.height_px
+        count = len(plan.seeds)
+        return Quoted(
+            variant=key.variant,
+            width_px=key.width_px,
+            height_px=key.height_px,
+            steps=key.steps,
+            image_count=count,
+            currency_code=self.currency_code,
+            image_cost_micros=plan.variant.pricing.image_cost_micros(output_pixels, call.input_pixels),
+            megapixels=round(output_pixels / MEGAPIXEL * count, MEGAPIXEL_DECIMALS),
+            input_megapixels=round(call.input_pixels / MEGAPIXEL, MEGAPIXEL_DECIMALS),
+        )
 
     async def stream(
         self, spec: GenerationSpec, preview_every_steps: int, time_left: TimeLeft

@@ -31,6 +31,9 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         generated = await self.generation.generate(convert.spec(request.spec), context.time_remaining)
         return convert.response(generated)
 
+    async def Quote(self, request: pb.QuoteRequest, context: _Context) -> pb.QuoteResponse:
+        return convert.quote_response(await self.generation.quote(convert.spec(request.spec)))
+
     async def StreamGenerate(
         self, request: pb.StreamGenerateRequest, context: _Context
     ) -> AsyncIterator[pb.StreamGenerateResponse]:

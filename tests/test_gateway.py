@@ -113,8 +113,10 @@ def test_every_forwarded_rpc_answers_as_the_backend_and_bills_per_image(
     spec = gen.GenerationSpec(
         prompt="a big red circle on the left", variant="flux.1-schnell", seed=3, image_count=2
     )
+    quoted = generator.Quote(gen.QuoteRequest(spec=spec), metadata=auth, timeout=30)
     generated = generator.Generate(gen.GenerateRequest(spec=spec), metadata=auth, timeout=60)
     assert len(generated.images) == 2 and generated.images[0].seed == 3
+    assert quoted.usage == generated.usage  # the price quoted is the price billed; the quote is free
     events = list(generator.StreamGenerate(gen.StreamGenerateRequest(spec=spec), metadata=auth, timeout=60))
     assert [e.WhichOneof("event") for e in events][-1] == "result"
     assert [i.image.data for i in events[-1].result.images] == [i.image.data for i in generated.images]
@@ -123,7 +125,7 @@ def test_every_forwarded_rpc_answers_as_the_backend_and_bills_per_image(
     by_method: dict[str, int] = {}
     for record in records:
         by_method[record.method.rsplit("/", 1)[1]] = by_method.get(record.method.rsplit("/", 1)[1], 0) + 1
-    # Input images for the captioner, output images for the generator; discovery and texts are free.
+    # Input images for the captioner, output images for the generator; discovery, quotes and texts are free.
     assert by_method == {
         "Caption": 2,
         "StreamCaption": 1,

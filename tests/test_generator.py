@@ -502,6 +502,45 @@ async def test_reference_megapixels_are_priced_to_the_rounded_micro(
     assert response.usage.input_megapixels == pytest.approx(0.004225)
 
 
+async def test_quote_prices_exactly_what_generate_bills_without_generating(
+    generator_app: ServingApp, stub: generator_pb2_grpc.GeneratorServiceStub
+) -> None:
+    red = png_bytes(Image.new("RGB", (80, 64), (220, 30, 30)))
+    for asked in (
+        spec(image_count=3, width_px=128, height_px=64),
+        spec(variant=KLEIN, image_count=2, reference_images=[common_pb2.Image(data=red)], steps=3),
+    ):
+        images_before = sample(generator_app, "imaging_generator_images_total", {"variant": asked.variant})
+        quoted = await stub.Quote(pb.QuoteRequest(spec=asked))
+        assert sample(generator_app, "imaging_generator_images_total", {"variant": asked.variant}) == (
+            images_before
+        )
+        generated = await stub.Generate(pb.GenerateRequest(spec=asked))
+        assert (quoted.width_px, quoted.height_px) == (
+            generated.images[0].width_px,
+            generated.images[0].height_px,
+        )
+        assert quoted.steps == generated.steps
+        assert quoted.image_count == len(generated.images) == asked.image_count
+        assert quoted.cost_per_image == generated.images[0].cost
+        assert quoted.usage == generated.usage
+    assert quoted.usage.input_megapixels == pytest.approx(80 * 64 / 1e6)
+
+
+async def test_quote_refuses_what_generate_would_refuse(
+    stub: generator_pb2_grpc.GeneratorServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.Quote(pb.QuoteRequest(spec=spec(width_px=100, height_px=64)))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "spec.width_px" in (refused.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as corrupt:
+        bad = common_pb2.Image(data=b"not an image")
+        await stub.Quote(pb.QuoteRequest(spec=spec(variant=KLEIN, reference_images=[bad])))
+    assert corrupt.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "spec.reference_images[0].data" in (corrupt.value.details() or "")
+
+
 async def test_flux1_img2img_and_inpaint(stub: generator_pb2_grpc.GeneratorServiceStub) -> None:
     reference = [common_pb2.Image(data=png_bytes(Image.new("RGB", (64, 64), (220, 30, 30))))]
     img2img = await stub.Generate(pb.GenerateRequest(spec=spec(reference_images=reference, strength=0.5)))

@@ -709,3 +709,81 @@ class StreamGenerateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___StreamGenerateResponse: _TypeAlias = StreamGenerateResponse  # noqa: Y015
+
+@_typing.final
+class QuoteRequest(_message.Message):
+    """Request of Quote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEC_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def spec(self) -> Global___GenerationSpec:
+        """What would be generated; validated exactly as Generate validates it
+        (reference images and mask included). Required.
+        """
+
+    def __init__(
+        self,
+        *,
+        spec: Global___GenerationSpec | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteRequest: _TypeAlias = QuoteRequest  # noqa: Y015
+
+@_typing.final
+class QuoteResponse(_message.Message):
+    """Response of Quote: what Generate would make of the spec and what it would
+    cost. Generate with the same spec bills exactly `total_cost`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIANT_FIELD_NUMBER: _builtins.int
+    WIDTH_PX_FIELD_NUMBER: _builtins.int
+    HEIGHT_PX_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    IMAGE_COUNT_FIELD_NUMBER: _builtins.int
+    COST_PER_IMAGE_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    variant: _builtins.str
+    """The variant that would generate the images."""
+    width_px: _builtins.int
+    """Width of each image, in pixels, after the size rules and defaults."""
+    height_px: _builtins.int
+    """Height of each image, in pixels."""
+    steps: _builtins.int
+    """Denoising steps that would run."""
+    image_count: _builtins.int
+    """Images that would be generated."""
+    @_builtins.property
+    def cost_per_image(self) -> _common_pb2.Cost:
+        """The price of each image."""
+
+    @_builtins.property
+    def usage(self) -> _common_pb2.Usage:
+        """What the call would consume, including the total cost."""
+
+    def __init__(
+        self,
+        *,
+        variant: _builtins.str = ...,
+        width_px: _builtins.int = ...,
+        height_px: _builtins.int = ...,
+        steps: _builtins.int = ...,
+        image_count: _builtins.int = ...,
+        cost_per_image: _common_pb2.Cost | None = ...,
+        usage: _common_pb2.Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cost_per_image", b"cost_per_image", "usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_per_image", b"cost_per_image", "height_px", b"height_px", "image_count", b"image_count", "steps", b"steps", "usage", b"usage", "variant", b"variant", "width_px", b"width_px"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteResponse: _TypeAlias = QuoteResponse  # noqa: Y015

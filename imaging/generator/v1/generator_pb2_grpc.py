@@ -51,6 +51,11 @@ class GeneratorServiceStub:
                 request_serializer=imaging_dot_generator_dot_v1_dot_generator__pb2.StreamGenerateRequest.SerializeToString,
                 response_deserializer=imaging_dot_generator_dot_v1_dot_generator__pb2.StreamGenerateResponse.FromString,
                 _registered_method=True)
+        self.Quote = channel.unary_unary(
+                '/imaging.generator.v1.GeneratorService/Quote',
+                request_serializer=imaging_dot_generator_dot_v1_dot_generator__pb2.QuoteRequest.SerializeToString,
+                response_deserializer=imaging_dot_generator_dot_v1_dot_generator__pb2.QuoteResponse.FromString,
+                _registered_method=True)
 
 
 class GeneratorServiceServicer:
@@ -80,6 +85,14 @@ class GeneratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Quote(self, request, context):
+        """Validates a spec as Generate would and prices it without generating: the
+        exact size, steps and cost. Free of charge through the gateway.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +110,11 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.StreamGenerate,
                     request_deserializer=imaging_dot_generator_dot_v1_dot_generator__pb2.StreamGenerateRequest.FromString,
                     response_serializer=imaging_dot_generator_dot_v1_dot_generator__pb2.StreamGenerateResponse.SerializeToString,
+            ),
+            'Quote': grpc.unary_unary_rpc_method_handler(
+                    servicer.Quote,
+                    request_deserializer=imaging_dot_generator_dot_v1_dot_generator__pb2.QuoteRequest.FromString,
+                    response_serializer=imaging_dot_generator_dot_v1_dot_generator__pb2.QuoteResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +200,33 @@ class GeneratorService:
             '/imaging.generator.v1.GeneratorService/StreamGenerate',
             imaging_dot_generator_dot_v1_dot_generator__pb2.StreamGenerateRequest.SerializeToString,
             imaging_dot_generator_dot_v1_dot_generator__pb2.StreamGenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Quote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imaging.generator.v1.GeneratorService/Quote',
+            imaging_dot_generator_dot_v1_dot_generator__pb2.QuoteRequest.SerializeToString,
+            imaging_dot_generator_dot_v1_dot_generator__pb2.QuoteResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,10 @@ class GeneratorServiceStub:
     """Generates images, sending a progress event per denoising step (with an
     optional low-resolution preview) and then the result.
     """
+    Quote: _grpc.UnaryUnaryMultiCallable[_generator_pb2.QuoteRequest, _generator_pb2.QuoteResponse]
+    """Validates a spec as Generate would and prices it without generating: the
+    exact size, steps and cost. Free of charge through the gateway.
+    """
 
 @_typing.type_check_only
 class GeneratorServiceAsyncStub(GeneratorServiceStub):
@@ -58,6 +62,10 @@ class GeneratorServiceAsyncStub(GeneratorServiceStub):
     StreamGenerate: _aio.UnaryStreamMultiCallable[_generator_pb2.StreamGenerateRequest, _generator_pb2.StreamGenerateResponse]  # type: ignore[assignment]
     """Generates images, sending a progress event per denoising step (with an
     optional low-resolution preview) and then the result.
+    """
+    Quote: _aio.UnaryUnaryMultiCallable[_generator_pb2.QuoteRequest, _generator_pb2.QuoteResponse]  # type: ignore[assignment]
+    """Validates a spec as Generate would and prices it without generating: the
+    exact size, steps and cost. Free of charge through the gateway.
     """
 
 class GeneratorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -89,6 +97,16 @@ class GeneratorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_generator_pb2.StreamGenerateResponse], _abc.AsyncIterator[_generator_pb2.StreamGenerateResponse]]:
         """Generates images, sending a progress event per denoising step (with an
         optional low-resolution preview) and then the result.
+        """
+
+    @_abc_1.abstractmethod
+    def Quote(
+        self,
+        request: _generator_pb2.QuoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_generator_pb2.QuoteResponse, _abc.Awaitable[_generator_pb2.QuoteResponse]]:
+        """Validates a spec as Generate would and prices it without generating: the
+        exact size, steps and cost. Free of charge through the gateway.
         """
 
 def add_GeneratorServiceServicer_to_server(servicer: GeneratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
