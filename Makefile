@@ -6,10 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BUF := node_modules/.bin/buf
+# The Node.js client's dependencies; its tests run its examples against the servers.
+NODE_CLIENT := clients/node/node_modules/.package-lock.json
 
 .PHONY: setup run test lint gen bench clean
 
-setup: $(STAMP) $(BUF)
+setup: $(STAMP) $(BUF) $(NODE_CLIENT)
 
 # Reinstalls when the dependency pins change.
 $(STAMP): pyproject.toml
@@ -20,6 +22,10 @@ $(STAMP): pyproject.toml
 
 $(BUF): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(NODE_CLIENT): clients/node/package.json clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: setup
@@ -34,9 +40,11 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
-# Regenerates the committed stubs under imaging/ from protos/.
+# Regenerates the committed stubs under imaging/ and the Node.js client's
+# TypeScript types under clients/node/generated/ from protos/.
 gen: setup
 	$(BIN)/python -m tools.gen_protos
+	cd clients/node && npm run --silent gen
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules clients/node/node_modules .mypy_cache .ruff_cache .pytest_cache
