@@ -7,23 +7,16 @@ from numpy.typing import ArrayLike
 from PIL import Image
 
 from captioner_svc.options import AttentionResult
+from imaging.colormap import overlay
 from serving.images import encode_image
-
-# How red the strongest patch turns (0-1): the image stays readable beneath.
-OVERLAY_OPACITY = 0.6
 
 
 def render_heatmap(image: Image.Image, weights: ArrayLike, grid_height: int, grid_width: int) -> Image.Image:
-    """Blends ``image`` with a red overlay whose strength is the attention weight,
-    scaled so the strongest patch is fully red."""
-    grid = np.asarray(weights, dtype=np.float32).reshape(grid_height, grid_width)
-    peak = float(grid.max())
-    normalised = grid / peak if peak > 0 else grid
-    mask = Image.fromarray((normalised * 255).astype(np.uint8), mode="L").resize(
-        image.size, Image.Resampling.BILINEAR
-    )
-    red = Image.new("RGB", image.size, (255, 0, 0))
-    return Image.composite(red, image.convert("RGB"), mask.point(lambda v: int(v * OVERLAY_OPACITY)))
+    """Paints the attention grid over ``image`` in viridis, opacity following the
+    weight (scaled so the strongest patch is the most opaque): where the model did
+    not look the image shows through, and over a red object the word "red" reads
+    as a yellow-green highlight, not as more red."""
+    return overlay(image, np.asarray(weights, dtype=np.float32).reshape(grid_height, grid_width))
 
 
 def heatmap_pngs(image: Image.Image, result: AttentionResult) -> list[bytes]:

@@ -122,6 +122,7 @@ def main() -> None:
         if secret is not None:
             console.print(f"demo API key (shown once, stored hashed): [bold]{secret}[/bold]")
             console.print(f"try it: [bold]{sys.executable} -m stack.example --key {secret}[/bold]")
+            console.print(f"or the CLI: [bold]IMAGING_API_KEY={secret} imaging caption IMAGE[/bold]")
         else:
             console.print(
                 "the gateway already has keys; make a new one with AdminService.CreateApiKey and the admin "

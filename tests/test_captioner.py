@@ -228,6 +228,11 @@ async def test_cross_attention_maps_cover_the_patch_grid(captioner_stub: Stub) -
             assert 0 < sum(attention_map.weights) <= 1.0 + 1e-5
         heatmap = Image.open(io.BytesIO(token.heatmap.data))
         assert heatmap.size == (64, 64) and token.heatmap.media_type == "image/png"
+        # Viridis, not a red wash: where the word looked, the picture turns towards yellow-green,
+        # so "red" over a red object still stands out from the object.
+        source = np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB"), dtype=np.int16)
+        painted = np.asarray(heatmap.convert("RGB"), dtype=np.int16)
+        assert (painted[..., 1] - source[..., 1]).max() > 40
     per_head = await captioner_stub.GetCrossAttention(
         pb.GetCrossAttentionRequest(
             image=image, caption="a red circle", layers=[1], head_reduction=pb.HEAD_REDUCTION_NONE
