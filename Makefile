@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 # The Node.js client's dependencies; its tests run its examples against the servers.
 NODE_CLIENT := clients/node/node_modules/.package-lock.json
 
-.PHONY: setup run test lint gen bench clean
+.PHONY: setup run test lint gen bench clean release-contracts
 
 setup: $(STAMP) $(BUF) $(NODE_CLIENT)
 
@@ -36,6 +36,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BUF) lint
+	$(BUF) breaking --against contracts/released.binpb
 
 test: lint
 	$(BIN)/pytest
@@ -48,3 +49,8 @@ gen: setup
 
 clean:
 	rm -rf $(VENV) node_modules clients/node/node_modules .mypy_cache .ruff_cache .pytest_cache
+
+# Records protos/ as the released contracts that `make lint` checks every later
+# change against (buf breaking, FILE rules): run it when a release ships.
+release-contracts: $(BUF)
+	$(BUF) build -o contracts/released.binpb
