@@ -31,10 +31,13 @@ from toyworld.world import COLOURS, Scene, render
 World = Literal["v1", "v2", "other"]
 WORLDS: tuple[World, ...] = ("v2", "v1", "other")
 
-# Continuous bins: radius as a fraction of the canvas's shorter side; centre x as a fraction of its width.
+# Continuous bins: radius as a fraction of the canvas's geometric mean side sqrt(width x height), so a
+# shape's area after the processor stretches the canvas to a square does not depend on the aspect
+# ratio (small and big stay apart in what the model sees); centre x as a fraction of the width.
 _RADIUS_BIN = {"small": (0.085, 0.125), "big": (0.175, 0.235)}
 _CENTRE_X = {"left": 0.25, "middle": 0.5, "right": 0.75}
 _CENTRE_X_SPREAD = 0.06
+_MAX_RADIUS = 0.26  # of the shorter side
 # Hue jitter (fraction of the colour wheel) per named colour: tight where neighbours are close.
 _HUE_JITTER = {"red": 0.018, "orange": 0.018, "yellow": 0.015, "green": 0.04, "blue": 0.035, "purple": 0.03}
 # Lowest brightness (HSV value) per colour: darker yellow reads as olive, darker orange as brown.
@@ -142,12 +145,14 @@ def _background(look: Look, seed: int) -> np.ndarray:
 def _geometry(scene: Scene, look: Look) -> list[tuple[float, float, float]]:
     """Centre x, centre y and radius in pixels of each object, kept inside the canvas and apart."""
     w, h = look.width, look.height
-    short = min(w, h)
+    short, mean_side = min(w, h), math.sqrt(w * h)
     placed: list[tuple[float, float, float]] = []
     for index, obj in enumerate(scene.objects):
         jx, jy, jr = scene.jitter[3 * index : 3 * index + 3]
         lo, hi = _RADIUS_BIN[obj.size]
-        radius = max(short * (lo + (hi - lo) * jr), 3.0 if obj.size == "small" else 5.0)
+        # Capped so that a shape fits its third of a narrow canvas.
+        radius = min(mean_side * (lo + (hi - lo) * jr), _MAX_RADIUS * short)
+        radius = max(radius, 3.0 if obj.size == "small" else 5.0)
         cx = w * (_CENTRE_X[obj.position] + (2 * jx - 1) * _CENTRE_X_SPREAD)
         cy = h * 0.5 + (2 * jy - 1) * max(0.0, h * 0.5 - radius * 1.15) * 0.8
         cx = min(max(cx, radius * 1.1), w - radius * 1.1)
