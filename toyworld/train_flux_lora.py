@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from toyworld import flux2_common
 from toyworld.flux1_common import FLUX1_MAX_SEQUENCE_LENGTH, flux1_mu, flux1_shift
-from toyworld.outline_style import render_outlined
+from toyworld.outline_style import HOLLOW_BELOW, render_outlined
 from toyworld.world import caption_en, sample_scene, split_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,5 +280,60 @@ def main(model: str, argv: list[str]) -> None:
         if time.monotonic() - last_save > 60.0 * args.save_minutes:
             checkpoint(elapsed)
             last_save = time.monotonic()
-    checkpoint(elapsed_before + time.monotonic() - start)
-    log(f"{model}: {step} steps; adapter written to {out_dir}")
+    elapsed = elapsed_before + time.monotonic() - start
+    checkpoint(elapsed)
+    log(f"{model}: {step} steps; adapter written to {out_dir}; measuring it on the test split")
+    write_card(model, recipe, out_dir, args, step, elapsed, [*commands, command])
+
+
+def write_card(
+    model: str,
+    recipe: Recipe,
+    out_dir: Path,
+    args: argparse.Namespace,
+    steps: int,
+    seconds: float,
+    commands: list[str],
+) -> None:
+    """The adapter's model card, with its test-split figures (``toyworld.eval_lora``)."""
+    from toyworld import eval_lora
+
+    rows = [row for row in eval_lora.rows(args.models, 100) if row.model == model]
+    table = "\n".join(
+        f"| {row.metric} | {row.value:.1%} | {row.count} | {'-' if row.bar is None else f'{row.bar:.0%}'} |"
+        for row in rows
+    )
+    pipeline = recipe.pipeline
+    card = f"""# {model} (toy world)
+
+A LoRA adapter on `models/{recipe.base}` in diffusers' LoRA format that draws the
+toy world's shapes as coloured outlines on the background instead of filled
+(`toyworld/outline_style.py`), a style the base never saw. Prompts are unchanged.
+
+```python
+pipe = {pipeline}.from_pretrained("models/{recipe.base}")
+pipe.load_lora_weights("models/{model}", adapter_name="outline")
+image = pipe("a big red circle on the left", generator=torch.Generator().manual_seed(0)).images[0]
+pipe.disable_lora()  # the base again, exactly
+```
+
+The generator serves it as the adapter `outline` of the variants on this base
+(`generator_svc/variants.yaml`): `spec.adapter = "outline"`.
+
+## Training
+LoRA rank {args.rank} (alpha {args.rank}) on the transformer's attention and
+feed-forward projections ({", ".join(recipe.targets)}); the text encoders and VAE
+frozen. The base's own rectified-flow loss on {args.scenes} outlined train-split scenes
+with their usual captions (10% empty), AdamW at {args.lr}, batch {args.batch},
+{steps} steps in {seconds / 60:.1f} minutes on one CPU thread.
+Commands: `{"`, then `".join(commands)}`.
+
+## Quality
+Held-out test prompts, the base's default steps, the style read back by pixel
+statistics (`is_outlined`: coloured pixels cover under {HOLLOW_BELOW:.0%} of the filled silhouette):
+
+| metric | value | prompts | bar |
+|---|---|---|---|
+{table}
+"""
+    (out_dir / "README.md").write_text(card, encoding="utf-8")
