@@ -2,10 +2,10 @@
 
 ``ServingApp`` binds the port, installs the interceptor, ``grpc.health.v1``
 (NOT_SERVING until every service's ``load()`` returned, and again while
-draining), server reflection and the ``/metrics`` endpoint; on SIGTERM it
-drains: health flips to NOT_SERVING, new calls are refused after
-``drain_delay_s``, in-flight calls get ``grace_period_s`` to finish, then the
-services release their models.
+draining; ``LIVENESS_SERVICE`` for liveness probes), server reflection and the
+``/metrics`` endpoint; on SIGTERM it drains: health flips to NOT_SERVING, new
+calls are refused after ``drain_delay_s``, in-flight calls get
+``grace_period_s`` to finish, then the services release their models.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ _LOGGER = logging.getLogger(__name__)
 _CUT_WAIT_S = 2.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+# The health name of liveness probes: SERVING once the services loaded, until the
+# server drains, whatever the dependencies say. "" and the service names are for
+# readiness: the gateway's follow its store and backends, and restarting a
+# gateway because its database is down would only add a restart storm to the outage.
+LIVENESS_SERVICE = "liveness"
 
 
 class ServedService(Protocol):
@@ -139,7 +144,7 @@ class ServingApp:
             service.register(server)
         _enable_reflection([*self.service_names, health.SERVICE_NAME], server)
         # The async HealthServicer starts "" as SERVING: say NOT_SERVING before the port opens.
-        for name in ("", *self.service_names):
+        for name in ("", LIVENESS_SERVICE, *self.service_names):
             await self.health.set(name, NOT_SERVING)
         self.port = server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
         await server.start()
@@ -164,6 +169,7 @@ class ServingApp:
                 await self.health.set(name, SERVING if statuses.get(name, True) else NOT_SERVING)
             overall = overall and statuses.get("", True)
         await self.health.set("", SERVING if overall else NOT_SERVING)
+        await self.health.set(LIVENESS_SERVICE, SERVING)
         self._ready.set()
         _LOGGER.info("serving", extra={"server": self.name, "services": self.service_names})
 
