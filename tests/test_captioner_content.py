@@ -3,8 +3,11 @@ checkpoints), asserting content a user would notice."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from captioner_svc.settings import MODELS_DIR, CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2 as pb
@@ -42,6 +45,39 @@ async def test_a_red_circle_on_the_left_is_captioned_so(shipped_captioner: Stub)
     )
     assert response.captions[0].text == "a big red circle on the left"
     assert response.captions[0].finish_reason == pb.FINISH_REASON_END_OF_SEQUENCE
+
+
+def _photo_of_one_shape(colour: tuple[int, int, int], shape: str, left: bool) -> bytes:
+    """A shape drawn the way another program would: a 640x480 JPEG on black, no toy-world renderer."""
+    image = Image.new("RGB", (640, 480), (0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    cx, cy, r = (160 if left else 480), 240, 100
+    if shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    elif shape == "square":
+        draw.rectangle((cx - 0.9 * r, cy - 0.9 * r, cx + 0.9 * r, cy + 0.9 * r), fill=colour)
+    else:
+        draw.polygon([(cx, cy - r), (cx + r, cy + 0.8 * r), (cx - r, cy + 0.8 * r)], fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+async def test_photos_of_shapes_on_black_are_captioned_and_end_on_their_own(shipped_captioner: Stub) -> None:
+    cases = [
+        ((230, 20, 20), "red", "circle", True),
+        ((20, 40, 230), "blue", "square", False),
+        ((250, 220, 0), "yellow", "triangle", True),
+        ((30, 180, 60), "green", "circle", False),
+        ((150, 40, 190), "purple", "triangle", False),
+        ((255, 140, 0), "orange", "square", True),
+    ]
+    images = [common_pb2.Image(data=_photo_of_one_shape(rgb, shape, left)) for rgb, _, shape, left in cases]
+    response = await shipped_captioner.Caption(pb.CaptionRequest(images=images))
+    for caption, (_, colour, shape, left) in zip(response.captions, cases, strict=True):
+        side = "on the left" if left else "on the right"
+        assert caption.text == f"a big {colour} {shape} {side}"
+        assert caption.finish_reason == pb.FINISH_REASON_END_OF_SEQUENCE
 
 
 async def test_held_out_scenes_are_captioned_exactly(shipped_captioner: Stub) -> None:
