@@ -33,7 +33,7 @@ def _generate(pipe: Any, base: str, prompts: list[str], defaults: dict[str, Any]
         steps, cfg = int(defaults["num_inference_steps"]), float(defaults["true_cfg_scale"])
         return eval_flux1.generate(pipe, prompts, steps, cfg, defaults)
     images = pipe(
-        prompts,
+        prompt=prompts,
         **flux2_common.call_kwargs(defaults),
         generator=[torch.Generator().manual_seed(i) for i in range(len(prompts))],
         output_type="np",

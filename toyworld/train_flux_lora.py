@@ -207,7 +207,21 @@ def save_adapter(pipe: Any, transformer: Any, out_dir: Path) -> None:
     type(pipe).save_lora_weights(out_dir, transformer_lora_layers=layers)
 
 
+def card_only(model: str, argv: list[str]) -> None:
+    """Rewrites the model card of an adapter already trained (``--card-only``), from its
+    training_info.json, e.g. after the evaluation changed."""
+    args = parse_args(model, [a for a in argv if a != "--card-only"])
+    out_dir = args.models / model
+    info = json.loads((out_dir / "training_info.json").read_text(encoding="utf-8"))
+    for key in ("scenes", "batch", "lr", "rank"):
+        setattr(args, key, info[key])
+    write_card(model, RECIPES[model], out_dir, args, info["steps"], info["seconds"], info["commands"])
+
+
 def main(model: str, argv: list[str]) -> None:
+    if "--card-only" in argv:
+        card_only(model, argv)
+        return
     torch.set_num_threads(1)
     torch.manual_seed(0)
     recipe = RECIPES[model]
@@ -259,8 +273,8 @@ def main(model: str, argv: list[str]) -> None:
             state_path,
         )
         save_adapter(pipe, transformer, out_dir)
-        info = {"steps": step, "seconds": round(elapsed), "commands": [*commands, command], **vars(args)}
-        info = {k: str(v) if isinstance(v, Path) else v for k, v in info.items()}
+        settings = {k: v for k, v in vars(args).items() if k not in ("models", "runs", "resume")}
+        info = {"steps": step, "seconds": round(elapsed), "commands": [*commands, command], **settings}
         (out_dir / "training_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
     while (elapsed := elapsed_before + time.monotonic() - start) < budget:
