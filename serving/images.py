@@ -82,7 +82,7 @@ def decode_image(data: bytes, media_type: str, field: str, limits: ImageLimits) 
             _check_size(opened, data_field, max_pixels)
             opened.seek(0)  # the first frame of an animation
             opened.load()
-            rgb = _to_rgb(ImageOps.exif_transpose(opened))
+            rgb = to_rgb(ImageOps.exif_transpose(opened))
     except errors.InvalidArgument:
         raise
     except UnidentifiedImageError:
@@ -134,7 +134,7 @@ def _check_size(opened: Image.Image, data_field: str, max_pixels: int) -> None:
         )
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     """Composites any transparency on white, so transparent pixels do not turn black."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")

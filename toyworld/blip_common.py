@@ -19,7 +19,8 @@ from transformers import BlipConfig, BlipImageProcessorPil, BlipProcessor
 # From its module: the top-level ``transformers.BertTokenizerFast`` is a lazy alias type checkers miss.
 from transformers.models.bert.tokenization_bert import BertTokenizerFast
 
-from toyworld.variety import World, composite_on_white, draw
+from serving.images import to_rgb
+from toyworld.variety import World, draw
 from toyworld.world import (
     COLOURS,
     POSITIONS,
@@ -147,12 +148,12 @@ def scenes_of(split: Split, count: int, offset: int = 0) -> list[Scene]:
 def images_of(scenes: Sequence[Scene], world: World = "v2") -> list[Image.Image]:
     """Draws scenes in ``world`` as RGB images the way the services see them (any size;
     transparency composited on white): what the processor or ``model_pixels`` then resizes."""
-    return [composite_on_white(draw(scene, world)) for scene in scenes]
+    return [to_rgb(draw(scene, world)) for scene in scenes]
 
 
 def training_images(scenes: Sequence[Scene]) -> list[Image.Image]:
     """Training images: world v2, with one scene in ten drawn plainly (v1) so those never regress."""
-    return [composite_on_white(draw(scene, "v1" if scene.seed % 10 == 0 else "v2")) for scene in scenes]
+    return [to_rgb(draw(scene, "v1" if scene.seed % 10 == 0 else "v2")) for scene in scenes]
 
 
 def model_pixels(images: Sequence[Image.Image]) -> torch.Tensor:

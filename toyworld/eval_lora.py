@@ -46,8 +46,9 @@ def _outlined(images: list[np.ndarray]) -> float:
 
 
 @torch.no_grad()
-def rows(models_dir: Path, count: int) -> list[EvalRow]:
-    """The adapters' style rate, and the base's, on ``min(count, 100)`` test prompts each."""
+def rows(models_dir: Path, count: int, only: set[str] | None = None) -> list[EvalRow]:
+    """The adapters' style rate, and the base's, on ``min(count, 100)`` test prompts each;
+    only the adapters named in ``only`` when it is given."""
     import diffusers
 
     torch.set_num_threads(1)
@@ -56,6 +57,8 @@ def rows(models_dir: Path, count: int) -> list[EvalRow]:
     out: list[EvalRow] = []
     for adapter, base in ADAPTERS.items():
         adapter_dir = models_dir / adapter
+        if only is not None and adapter not in only:
+            continue
         if not (adapter_dir / "pytorch_lora_weights.safetensors").exists():
             continue
         pipeline = "FluxPipeline" if base == "flux1-schnell" else "Flux2KleinPipeline"

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import peft
 import torch
 import torch.nn.functional as F
@@ -92,8 +91,7 @@ def load_base(recipe: Recipe, models: Path) -> Any:
 
 
 def to_unit(images: list[Any]) -> torch.Tensor:
-    array = np.stack([np.asarray(image, dtype=np.float32) for image in images]) / 127.5 - 1.0
-    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+    return torch.stack([flux2_common.to_tensor(image) for image in images])
 
 
 class Flux1Data:
@@ -312,7 +310,7 @@ def write_card(
     """The adapter's model card, with its test-split figures (``toyworld.eval_lora``)."""
     from toyworld import eval_lora
 
-    rows = [row for row in eval_lora.rows(args.models, 100) if row.model == model]
+    rows = eval_lora.rows(args.models, 100, only={model})
     table = "\n".join(
         f"| {row.metric} | {row.value:.1%} | {row.count} | {'-' if row.bar is None else f'{row.bar:.0%}'} |"
         for row in rows

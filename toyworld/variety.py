@@ -71,7 +71,12 @@ def shade(name: str, rng: random.Random) -> tuple[int, int, int]:
     hue = (hue + rng.uniform(-1, 1) * _HUE_JITTER[name]) % 1.0
     saturation = min(1.0, max(0.6, saturation * rng.uniform(0.72, 1.05)))
     value = min(1.0, max(_MIN_VALUE[name], value * rng.uniform(0.7, 1.1)))
-    return tuple(round(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))  # type: ignore[return-value]
+    return _rgb(hue, saturation, value)
+
+
+def _rgb(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(hue, saturation, value)
+    return round(255 * r), round(255 * g), round(255 * b)
 
 
 def _background_colour(rng: random.Random) -> tuple[int, int, int]:
@@ -81,8 +86,7 @@ def _background_colour(rng: random.Random) -> tuple[int, int, int]:
     if roll < 0.45:
         level = rng.randint(0, 255)
         return (level, level, level)
-    hue, saturation, value = rng.random(), rng.uniform(0.0, 0.55), rng.uniform(0.0, 1.0)
-    return tuple(round(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))  # type: ignore[return-value]
+    return _rgb(rng.random(), rng.uniform(0.0, 0.55), rng.uniform(0.0, 1.0))
 
 
 def _distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
@@ -254,14 +258,6 @@ def render_other(scene: Scene, size_px: int = 96) -> Image.Image:
             inside = (ys >= top) & (ys <= base) & (abs(xs - cx) <= half)
         pixels[inside] = COLOURS[obj.colour]
     return Image.fromarray(pixels, "RGB")
-
-
-def composite_on_white(image: Image.Image) -> Image.Image:
-    """RGB as the services see it: transparency composited on white."""
-    if image.mode == "RGBA":
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, image).convert("RGB")
-    return image.convert("RGB")
 
 
 def draw(scene: Scene, world: World) -> Image.Image:

@@ -7,8 +7,9 @@ import math
 import numpy as np
 from PIL import Image
 
+from serving.images import to_rgb
 from toyworld.outline_style import is_outlined, render_outlined
-from toyworld.variety import composite_on_white, render_other, render_varied, sample_look, shade
+from toyworld.variety import render_other, render_varied, sample_look, shade
 from toyworld.world import COLOURS, Scene, Shape, render, sample_scene
 
 SEEDS = range(400)
@@ -72,7 +73,7 @@ def test_objects_sit_in_their_named_third() -> None:
         jitter=(0.0, 0.5, 1.0, 1.0, 0.5, 0.0),
     )
     for seed in range(30):
-        image = np.asarray(composite_on_white(render_varied(Scene(seed, scene.objects, 240, scene.jitter))))
+        image = np.asarray(to_rgb(render_varied(Scene(seed, scene.objects, 240, scene.jitter))))
         width = image.shape[1]
         reds = np.argwhere((image[..., 0] > 150) & (image[..., 2] < 100))
         blues = np.argwhere((image[..., 2] > 150) & (image[..., 0] < 100))
@@ -86,7 +87,7 @@ def test_transparent_images_are_served_on_white() -> None:
     transparent = next(s for s in SEEDS if sample_look(sample_scene(s)).alpha == "transparent")
     image = render_varied(sample_scene(transparent))
     assert image.mode == "RGBA"
-    corner = composite_on_white(image).getpixel((0, 0))
+    corner = to_rgb(image).getpixel((0, 0))
     assert corner == (255, 255, 255)
 
 
