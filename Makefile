@@ -9,9 +9,14 @@ BUF := node_modules/.bin/buf
 # The Node.js client's dependencies; its tests run its examples against the servers.
 NODE_CLIENT := clients/node/node_modules/.package-lock.json
 
-.PHONY: setup run test lint gen bench clean release-contracts
+.PHONY: setup system-packages run test lint gen bench clean release-contracts
 
-setup: $(STAMP) $(BUF) $(NODE_CLIENT)
+setup: system-packages $(STAMP) $(BUF) $(NODE_CLIENT)
+
+# promtool and prometheus (Debian's `prometheus`) for the monitoring tests: apt-get
+# as root, else it prints what to install. Never leaves their service running.
+system-packages:
+	bash scripts/system_packages.sh
 
 # Reinstalls when the dependency pins change.
 $(STAMP): pyproject.toml

@@ -11,7 +11,7 @@ import sys
 from gateway.server import build_app
 from gateway.settings import GatewaySettings
 from gateway.store.database import database_url, describe, migrate, open_engines
-from serving import logs
+from serving import logs, tracing
 from serving.settings import load_settings
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = load_settings(GatewaySettings, args)
     logs.configure(settings.log_level, settings.log_json)
+    tracing.setup("gateway")
     asyncio.run(build_app(settings).run_until_signal())
 
 

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -62,8 +62,11 @@ class Backend:
     channel: grpc.aio.Channel
 
 
-def open_channel(target: str, max_message_bytes: int) -> grpc.aio.Channel:
-    """A channel to a backend; ``dns:///`` targets spread calls over every address."""
+def open_channel(
+    target: str, max_message_bytes: int, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+) -> grpc.aio.Channel:
+    """A channel to a backend; ``dns:///`` targets spread calls over every address.
+    ``interceptors``: the trace context's (``serving.tracing.client_interceptors``)."""
     options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
@@ -71,7 +74,7 @@ def open_channel(target: str, max_message_bytes: int) -> grpc.aio.Channel:
     ]
     if target.startswith("dns:"):
         options.append(("grpc.lb_policy_name", "round_robin"))
-    return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors or None)
 
 
 @dataclass

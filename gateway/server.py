@@ -10,6 +10,7 @@ import logging
 
 import grpc
 from grpc_health.v1 import health
+from opentelemetry import trace
 
 from gateway.admin import AdminServicer
 from gateway.auth import Authenticator
@@ -26,6 +27,7 @@ from gateway.store.keystore import KeyStore
 from gateway.store.ledger import Ledger
 from gateway.usage import UsageServicer
 from imaging.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from serving import tracing
 from serving.server import ServingApp
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,9 +46,14 @@ class GatewayServices:
     )
 
     def __init__(
-        self, settings: GatewaySettings, metrics: GatewayMetrics, health_servicer: health.aio.HealthServicer
+        self,
+        settings: GatewaySettings,
+        metrics: GatewayMetrics,
+        health_servicer: health.aio.HealthServicer,
+        tracer_provider: trace.TracerProvider | None = None,
     ):
         self._settings = settings
+        self._tracer_provider = tracer_provider  # None: backend calls carry no trace context
         self._metrics = metrics
         self._health = health_servicer
         plan_limits(settings.default_plan)  # refuse to start with an unknown plan
@@ -76,8 +83,9 @@ class GatewayServices:
 
     def register(self, server: grpc.aio.Server) -> None:
         settings = self._settings
-        captioner = open_channel(settings.captioner_address, settings.max_message_bytes)
-        generator = open_channel(settings.generator_address, settings.max_message_bytes)
+        interceptors = tracing.client_interceptors(self._tracer_provider)
+        captioner = open_channel(settings.captioner_address, settings.max_message_bytes, interceptors)
+        generator = open_channel(settings.generator_address, settings.max_message_bytes, interceptors)
         self._channels = [captioner, generator]
         backends = [
             Backend("captioner", CAPTIONER_SERVICE, captioner),
@@ -155,8 +163,9 @@ class GatewayServices:
         self.engines.dispose()
 
 
-def build_app(settings: GatewaySettings) -> ServingApp:
-    """Returns the gateway server, not yet started."""
-    app = ServingApp("gateway", settings)
-    app.add(GatewayServices(settings, GatewayMetrics(app.registry), app.health))
+def build_app(settings: GatewaySettings, tracer_provider: trace.TracerProvider | None = None) -> ServingApp:
+    """Returns the gateway server, not yet started; traced to ``tracer_provider``,
+    else to the process's (``serving.tracing``)."""
+    app = ServingApp("gateway", settings, tracer_provider)
+    app.add(GatewayServices(settings, GatewayMetrics(app.registry), app.health, app.tracer_provider))
     return app

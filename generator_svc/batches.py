@@ -13,6 +13,7 @@ from collections.abc import Hashable, Sequence
 from generator_svc.engine import FluxEngine
 from generator_svc.metrics import GeneratorMetrics
 from generator_svc.options import BatchKey, GenerationJob, GenerationResult
+from serving import tracing
 from serving.batcher import WorkItem
 
 
@@ -31,6 +32,10 @@ def run(
         metrics.stage_seconds.labels("encode").observe(finished.encode_s)
         metrics.stage_seconds.labels("denoise").observe(finished.denoise_s)
         metrics.stage_seconds.labels("decode").observe(finished.decode_s)
+        # Encode, denoise and VAE decode run back to back, ending about when generate returned.
+        tracing.record_stages(
+            [("encode", finished.encode_s), ("denoise", finished.denoise_s), ("decode", finished.decode_s)]
+        )
     return results
 
 

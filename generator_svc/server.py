@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 
 import grpc
+from opentelemetry import trace
 
 from generator_svc import batches
 from generator_svc.engine import EngineConfig, FluxEngine
@@ -69,8 +70,9 @@ class GeneratorRuntime(ModelRuntime):
         return batches.run(self.engine, self.metrics, key, items)
 
 
-def build_app(settings: GeneratorSettings) -> ServingApp:
-    """Returns the generator server, not yet started."""
-    app = ServingApp("generator", settings)
+def build_app(settings: GeneratorSettings, tracer_provider: trace.TracerProvider | None = None) -> ServingApp:
+    """Returns the generator server, not yet started; traced to ``tracer_provider``,
+    else to the process's (``serving.tracing``)."""
+    app = ServingApp("generator", settings, tracer_provider)
     app.add(GeneratorRuntime(app, settings))
     return app

@@ -7,6 +7,12 @@
 # then the gateway drains on SIGTERM and exits 0.
 #
 #   scripts/container_smoke.sh          # as root (or with passwordless sudo)
+#   SOURCE_REF=HEAD scripts/container_smoke.sh   # the committed tree, not the working one
+#
+# Ends with "container smoke: OK" and exit 0; whatever happens, the containers it
+# started are removed (unless KEEP=1). From scratch (packages, base, three builds)
+# it takes about eight minutes on 2 cores; again, with the base and layers cached,
+# a minute or two.
 #
 # What works on machines without a reachable registry or systemd, found by trying:
 # podman with the runc runtime (crun fails here) and explicit ulimits, set in a
@@ -21,6 +27,10 @@
 #   TAG=smoke           tag of the images (imaging/captioner:$TAG, ...)
 #   SKIP_INSTALL=1      do not apt-get install podman runc catatonit mmdebstrap
 #   SKIP_BUILD=1        run images already built with this TAG
+#   NO_CACHE=1          rebuild every layer of the images (the base is still reused)
+#   SOURCE_REF=REF      build from this commit (git archive) instead of the working tree,
+#                       and run stack.smoke from it too: a tree others are editing
+#                       cannot break the build halfway
 #   KEEP=1              leave the containers running afterwards
 #   PORT_BASE=25050     gateway gRPC port; captioner +1, generator +2; metrics ports +50..+52
 #   PYTHON=.venv/bin/python   the interpreter of stack.smoke (`make setup` makes it)
@@ -57,12 +67,17 @@ if [ "$(id -u)" != 0 ]; then
     PODMAN=(sudo --preserve-env=CONTAINERS_CONF "${PODMAN[@]}")
 fi
 
-log() { printf '\n== %s\n' "$*"; }
+log() { printf '\n== [%4ds] %s\n' "$SECONDS" "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 WORK=$(mktemp -d)
+SMOKE_PID=
 cleanup() {
     status=$?
+    trap - EXIT INT TERM
+    if [ -n "$SMOKE_PID" ]; then
+        kill "$SMOKE_PID" 2>/dev/null || true
+    fi
     if [ "$status" != 0 ] && command -v podman >/dev/null; then
         for name in "${CONTAINERS[@]}"; do
             if "${PODMAN[@]}" container exists "$name" 2>/dev/null; then
@@ -72,12 +87,20 @@ cleanup() {
         done
     fi
     if [ "${KEEP:-0}" != 1 ] && command -v podman >/dev/null; then
-        "${PODMAN[@]}" rm --force --ignore "${CONTAINERS[@]}" >/dev/null 2>&1 || true
+        "${PODMAN[@]}" rm --force --time 2 --ignore "${CONTAINERS[@]}" >/dev/null 2>&1 || true
     fi
     rm -rf "$WORK"
+    if [ "$status" = 0 ]; then
+        log "done in ${SECONDS}s"
+    else
+        log "FAILED (exit $status) after ${SECONDS}s"
+    fi
     exit "$status"
 }
 trap cleanup EXIT
+# A signal ends the script through the EXIT trap too (bash skips it on an untrapped signal).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # -- 1. tools ---------------------------------------------------------------------------
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
@@ -128,6 +151,13 @@ if [ -z "${BASE:-}" ]; then
 fi
 
 # -- 4. the images ----------------------------------------------------------------------------
+CONTEXT=$REPO
+if [ -n "${SOURCE_REF:-}" ]; then
+    CONTEXT=$WORK/src
+    log "building from $SOURCE_REF ($(git -C "$REPO" rev-parse --short "$SOURCE_REF^{commit}"))"
+    mkdir "$CONTEXT"
+    git -C "$REPO" archive --format=tar "$SOURCE_REF" | tar -x -C "$CONTEXT"
+fi
 WHEELS_DIR=${WHEELS_DIR:-$("$PYTHON" -m pip config get global.find-links 2>/dev/null || true)}
 BUILD_ARGS=(--build-arg "BASE=$BASE")
 BUILD_MOUNTS=()
@@ -150,9 +180,21 @@ build() {
     local directory=$1 image="imaging/${1%_svc}:$TAG"
     shift
     log "building $image"
-    "${PODMAN[@]}" build --network host --pull=missing --file "$directory/Dockerfile" \
-        --tag "$image" "${BUILD_ARGS[@]}" "${BUILD_MOUNTS[@]}" "$@" .
+    local previous
+    previous=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+    # One build at a time: each is CPU heavy (pip, compileall, committing layers).
+    "${PODMAN[@]}" build --network host --pull=missing --file "$CONTEXT/$directory/Dockerfile" \
+        --tag "$image" "${BUILD_ARGS[@]}" "${BUILD_MOUNTS[@]}" "$@" "$CONTEXT"
+    # A rebuild leaves the image it replaced untagged (1.5 GB for a model server): remove
+    # it. The build stages' layers stay as the cache of the next build (`podman image
+    # prune` reclaims them).
+    if [ -n "$previous" ] && [ "$previous" != "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$image")" ]; then
+        "${PODMAN[@]}" image rm "$previous" >/dev/null 2>&1 || true
+    fi
 }
+if [ "${NO_CACHE:-0}" = 1 ]; then
+    BUILD_ARGS+=(--no-cache)
+fi
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     build captioner_svc "${TORCH_ARGS[@]}"
     build generator_svc "${TORCH_ARGS[@]}"
@@ -175,22 +217,25 @@ for image in captioner generator gateway; do
 done
 
 # -- 5. run them as the manifests do ----------------------------------------------------------
-"${PODMAN[@]}" rm --force --ignore "${CONTAINERS[@]}" >/dev/null
+"${PODMAN[@]}" rm --force --time 2 --ignore "${CONTAINERS[@]}" >/dev/null
 ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 # Host networking: no CNI or netavark needed; the servers bind loopback on free ports.
+# The writable directories are tmpfs owned by the image's user (`U`), as an emptyDir with
+# fsGroup would be: runc keeps the mode of the image's directory on a tmpfs but not its
+# owner, so `mode=1777` leaves them root-owned 0755 (PermissionError on the gateway's pepper).
 RUN=("${PODMAN[@]}" run --detach --network host --read-only --cap-drop ALL
     --security-opt no-new-privileges)
 log "starting the containers"
-"${RUN[@]}" --name imaging-smoke-captioner --tmpfs /cache:rw,mode=1777 \
+"${RUN[@]}" --name imaging-smoke-captioner --tmpfs /cache:rw,U \
     -e CAPTIONER_HOST=127.0.0.1 -e CAPTIONER_PORT="$CAPTIONER_PORT" \
     -e CAPTIONER_METRICS_HOST=127.0.0.1 -e CAPTIONER_METRICS_PORT="$CAPTIONER_METRICS_PORT" \
     "imaging/captioner:$TAG"
-"${RUN[@]}" --name imaging-smoke-generator --tmpfs /cache:rw,mode=1777 \
+"${RUN[@]}" --name imaging-smoke-generator --tmpfs /cache:rw,U \
     -e GENERATOR_HOST=127.0.0.1 -e GENERATOR_PORT="$GENERATOR_PORT" \
     -e GENERATOR_METRICS_HOST=127.0.0.1 -e GENERATOR_METRICS_PORT="$GENERATOR_METRICS_PORT" \
     -e GENERATOR_CPU_THREADS=1 \
     "imaging/generator:$TAG"
-"${RUN[@]}" --name imaging-smoke-gateway --tmpfs /var/lib/gateway:rw,mode=1777 \
+"${RUN[@]}" --name imaging-smoke-gateway --tmpfs /var/lib/gateway:rw,U \
     -e GATEWAY_HOST=127.0.0.1 -e GATEWAY_PORT="$GATEWAY_PORT" \
     -e GATEWAY_METRICS_HOST=127.0.0.1 -e GATEWAY_METRICS_PORT="$GATEWAY_METRICS_PORT" \
     -e GATEWAY_CAPTIONER_ADDRESS="dns:///127.0.0.1:$CAPTIONER_PORT" \
@@ -200,12 +245,33 @@ log "starting the containers"
 
 # -- 6. health, a caption, a generation and a metered call ------------------------------------
 log "smoke calls"
-GATEWAY_ADMIN_TOKEN=$ADMIN_TOKEN "$PYTHON" -m stack.smoke \
+# stack.smoke runs on the host (from the built tree), in the background, so that a
+# container that exits (an import error, a permission) fails the run at once instead of
+# after the health timeout.
+(cd "$CONTEXT" && GATEWAY_ADMIN_TOKEN=$ADMIN_TOKEN exec "$PYTHON" -m stack.smoke \
     --gateway "127.0.0.1:$GATEWAY_PORT" \
     --captioner "127.0.0.1:$CAPTIONER_PORT" \
     --generator "127.0.0.1:$GENERATOR_PORT" \
     --gateway-metrics "http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics" \
-    --timeout 300
+    --timeout 300) &
+SMOKE_PID=$!
+while kill -0 "$SMOKE_PID" 2>/dev/null; do
+    for name in "${CONTAINERS[@]}"; do
+        state=$("${PODMAN[@]}" inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$name" 2>/dev/null || echo "missing")
+        if [ "${state%% *}" != running ]; then
+            echo "container $name is not running: $state" >&2
+            exit 1
+        fi
+    done
+    sleep 2
+done
+smoke_status=0
+wait "$SMOKE_PID" || smoke_status=$?
+SMOKE_PID=
+if [ "$smoke_status" != 0 ]; then
+    echo "stack.smoke failed (exit $smoke_status)" >&2
+    exit 1
+fi
 
 # -- 7. SIGTERM drains and exits 0 ------------------------------------------------------------
 log "stopping the gateway with SIGTERM"

@@ -19,8 +19,9 @@ from typing import Any, TypeAlias
 import grpc
 from google.protobuf.message import DecodeError
 from grpc.aio import ServicerContext
+from opentelemetry import trace
 
-from serving import errors
+from serving import errors, tracing
 from serving.logs import request_id_var
 from serving.metrics import RpcMetrics
 from serving.status import internal_status, to_grpc_status
@@ -238,6 +239,9 @@ class _CallRecord:
         self.start = time.perf_counter()
         self.deadline: float | None = None
         self.task: asyncio.Task[Any] | None = None
+        # The call's server span (a non-recording one when not traced): end() may
+        # run in another context, when a stream its client left is finalized.
+        self.span = trace.get_current_span()
         # Counted as started here, so that end() always balances it, whatever
         # happens from the first await on (a client may cancel at once).
         self.metrics.started.labels(*self.labels).inc()
@@ -290,6 +294,7 @@ class _CallRecord:
         self.metrics.handled.labels(*self.labels, self.code).inc()
         self.metrics.handling_seconds.labels(*self.labels).observe(elapsed)
         self.metrics.in_flight.labels(*self.labels[:2]).dec()
+        tracing.record_status(self.span, self.code)
         _LOGGER.info(
             "rpc finished",
             extra={"method": self.full_method, "code": self.code, "duration_s": round(elapsed, 6)},

@@ -19,8 +19,10 @@ from typing import Protocol, runtime_checkable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
+from opentelemetry import trace
 from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry
 
+from serving import tracing
 from serving.interceptors import ServingInterceptor
 from serving.metrics import BatchMetrics, MetricsEndpoint, RpcMetrics, serve_metrics
 from serving.settings import ServerSettings
@@ -106,9 +108,14 @@ def _enable_reflection(service_names: list[str], server: grpc.aio.Server) -> Non
 class ServingApp:
     """One gRPC server process: the services it serves plus health, reflection and metrics."""
 
-    def __init__(self, name: str, settings: ServerSettings) -> None:
+    def __init__(
+        self, name: str, settings: ServerSettings, tracer_provider: trace.TracerProvider | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
+        # Traces go to ``tracer_provider``, else to the one ``tracing.setup`` installed;
+        # None: this server is not traced (no interceptor, no spans).
+        self.tracer_provider = tracer_provider or tracing.installed_provider()
         self.registry = CollectorRegistry()
         # Process (RSS, CPU seconds, open fds, start time), Python GC and platform, as dashboards expect.
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
@@ -138,7 +145,8 @@ class ServingApp:
     async def start(self) -> None:
         """Binds and starts serving at once (health NOT_SERVING), then loads the
         services in the background; ``wait_ready`` waits for SERVING."""
-        server = grpc.aio.server(interceptors=[self._interceptor], options=grpc_options(self.settings))
+        interceptors = [*tracing.server_interceptors(self.tracer_provider), self._interceptor]
+        server = grpc.aio.server(interceptors=interceptors, options=grpc_options(self.settings))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         for service in self._services:
             service.register(server)
