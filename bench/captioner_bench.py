@@ -1,15 +1,19 @@
 """Captioner throughput, latency, health under load and time to first token.
 
-``python -m bench.captioner_bench [--model shipped|blip-base|both] [--requests N]``
+``python -m bench.captioner_bench [--model shipped|blip-base|both] [--requests N] [--skip-open-loop]``
 
-For each model, in one run: the service over gRPC (a server process of its
-own) at concurrency 1, 4 and 16 (8 for the BLIP-base shape); an in-process
-baseline that calls ``generate()`` once per request, as a hand-written server
-would; and in-process batched ``generate()`` at the service's batch size,
-the ceiling. While the service is saturated, a prober sends
-``grpc.health.v1`` Checks and records their latency. Time to first streamed
-token is compared with an in-process image encode plus one decode step.
-Ratios are against baselines measured in the same run; nothing here is a test.
+For each input kind, in one run: the service over gRPC (a server process of
+its own) in closed loop at several concurrencies, against in-process loops
+that decode each file, prepare it with ``BlipProcessor`` and call
+``generate()`` (one request at a time, and batched at the service's batch
+size: the ceiling). Inputs: 64x64 PNGs of the toy world and photo-sized
+JPEGs (640x480 and 1024x768, noisy like photos, about 180 KB and 390 KB).
+An open-loop run sends Poisson arrivals at 50% and 90% of the measured
+closed-loop capacity (unary calls and streams alternating) to a server with
+continuous batching and to one with fixed batches, and reports p50/p99
+latency and time to first streamed token. While the service is saturated a
+prober sends ``grpc.health.v1`` Checks and records their latency. Ratios are
+against baselines measured in the same run; nothing here is a test.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import io
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import numpy as np
 import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
@@ -46,24 +52,27 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Row:
-    model: str
+    inputs: str
     mode: str
     concurrency: int
     images_per_s: float
     p50_ms: float
-    p95_ms: float
+    p99_ms: float
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Encoded files of one kind, as a client sends them."""
+
+    name: str
+    media_type: str
+    files: list[bytes]
 
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _free_port() -> int:
@@ -72,65 +81,95 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _inprocess(
-    model_dir: str, size: int, tokens: dict[str, int], batch: int, requests: int
-) -> tuple[Row, Row, float]:
-    """Per-request generate(), batched generate(), and encode + one decode step (seconds)."""
+def png_inputs(count: int, size: int) -> Inputs:
+    files = []
+    for i in range(count):
+        buffer = io.BytesIO()
+        render(sample_scene(i), size).save(buffer, format="PNG")
+        files.append(buffer.getvalue())
+    return Inputs(f"{size}x{size} PNG", "image/png", files)
+
+
+def photo_inputs(count: int, width: int, height: int) -> Inputs:
+    """Toy scenes at photo size with sensor-like noise, so the JPEGs weigh what photos do."""
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(count):
+        scene = np.asarray(render(sample_scene(i), 64).resize((width, height), Image.Resampling.BICUBIC))
+        noisy = np.clip(scene + rng.normal(0, 20, scene.shape), 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(noisy).save(buffer, format="JPEG", quality=90)
+        files.append(buffer.getvalue())
+    kb = statistics.mean(len(f) for f in files) / 1024
+    return Inputs(f"{width}x{height} JPEG (~{kb:.0f} KB)", "image/jpeg", files)
+
+
+def inprocess(model_dir: str, inputs: Inputs, batches: list[int], tokens: dict[str, int]) -> list[Row]:
+    """decode + BlipProcessor + generate(), one batch after another (what a script does)."""
     processor = BlipProcessor.from_pretrained(model_dir)
     model = BlipForConditionalGeneration.from_pretrained(model_dir).eval()
-    images = [render(sample_scene(i), size) for i in range(requests)]
-    latencies = []
+
+    def run(files: list[bytes]) -> None:
+        images = [Image.open(io.BytesIO(f)).convert("RGB") for f in files]
+        model.generate(**processor(images=images, return_tensors="pt"), **tokens)
+
+    rows = []
     with torch.inference_mode():
-        model.generate(**processor(images=images[0], return_tensors="pt"), **tokens)  # warm-up
-        started = time.perf_counter()
-        for image in images:
-            t0 = time.perf_counter()
-            model.generate(**processor(images=image, return_tensors="pt"), **tokens)
-            latencies.append(time.perf_counter() - t0)
-        per_request = Row(
-            "",
-            "in-process generate() per request",
-            1,
-            len(images) / (time.perf_counter() - started),
-            _percentile(latencies, 0.5),
-            _percentile(latencies, 0.95),
-        )
-        batch_latencies = []
-        started = time.perf_counter()
-        done = 0
-        while done < requests:
-            chunk = images[done : done + batch]
-            t0 = time.perf_counter()
-            model.generate(**processor(images=chunk, return_tensors="pt"), **tokens)
-            batch_latencies.append(time.perf_counter() - t0)
-            done += len(chunk)
-        batched = Row(
-            "",
-            f"in-process generate() batch {batch} (ceiling)",
-            batch,
-            requests / (time.perf_counter() - started),
-            _percentile(batch_latencies, 0.5),
-            _percentile(batch_latencies, 0.95),
-        )
-        pixels = processor(images=images[0], return_tensors="pt")["pixel_values"]
-        bos = model.config.text_config.bos_token_id
-        first_step = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            embeds = model.vision_model(pixel_values=pixels)[0]
-            model.text_decoder(input_ids=torch.tensor([[bos]]), encoder_hidden_states=embeds)
-            first_step.append(time.perf_counter() - t0)
-    return per_request, batched, statistics.median(first_step)
+        run(inputs.files[:1])  # warm-up
+        for batch in batches:
+            latencies = []
+            started = time.perf_counter()
+            for start in range(0, len(inputs.files), batch):
+                t0 = time.perf_counter()
+                run(inputs.files[start : start + batch])
+                latencies.append(time.perf_counter() - t0)
+            rate = len(inputs.files) / (time.perf_counter() - started)
+            mode = "in-process loop, one at a time" if batch == 1 else f"in-process loop, batch {batch}"
+            rows.append(
+                Row(inputs.name, mode, batch, rate, _percentile(latencies, 0.5), _percentile(latencies, 0.99))
+            )
+    return rows
 
 
-async def _service(
-    address: str, size: int, concurrency: int, requests: int, decoding: pb.DecodingOptions
+def start_server(model_dir: str, batch: int, continuous: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CAPTIONER_PORT": str(port),
+        "CAPTIONER_METRICS_PORT": str(_free_port()),
+        "CAPTIONER_CAPTION_MODEL": model_dir,
+        "CAPTIONER_RETRIEVAL_MODEL": "",
+        "CAPTIONER_ADAPTERS": "{}",
+        "CAPTIONER_MAX_BATCH_SIZE": str(batch),
+        "CAPTIONER_MAX_QUEUE_SIZE": "1024",
+        "CAPTIONER_CONTINUOUS_BATCHING": "true" if continuous else "false",
+        "CAPTIONER_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "captioner_svc"], cwd=REPO, env=env)
+    address = f"127.0.0.1:{port}"
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return process, address
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the captioner did not become SERVING")
+
+
+def _image(inputs: Inputs, index: int) -> common_pb2.Image:
+    return common_pb2.Image(data=inputs.files[index % len(inputs.files)], media_type=inputs.media_type)
+
+
+async def closed_loop(
+    address: str, inputs: Inputs, concurrency: int, decoding: pb.DecodingOptions
 ) -> tuple[Row, list[float]]:
-    """``requests`` Caption calls from ``concurrency`` workers, with a health prober alongside."""
-    images = [
-        common_pb2.Image(data=_png(render(sample_scene(i), size)), media_type="image/png")
-        for i in range(requests)
-    ]
+    """Every file once, from ``concurrency`` callers, with a health prober alongside."""
     latencies: list[float] = []
     health: list[float] = []
     async with (
@@ -139,15 +178,16 @@ async def _service(
     ):
         stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
         prober = health_pb2_grpc.HealthStub(probe_channel)
-        await stub.Caption(pb.CaptionRequest(images=[images[0]], decoding=decoding))  # warm-up
-        queue = list(images)
+        await stub.Caption(pb.CaptionRequest(images=[_image(inputs, 0)], decoding=decoding))  # warm-up
+        queue = list(range(len(inputs.files)))
         stop = asyncio.Event()
 
-        async def worker() -> None:
+        async def caller() -> None:
             while queue:
-                image = queue.pop()
+                index = queue.pop()
                 t0 = time.perf_counter()
-                await stub.Caption(pb.CaptionRequest(images=[image], decoding=decoding), timeout=600)
+                request = pb.CaptionRequest(images=[_image(inputs, index)], decoding=decoding)
+                await stub.Caption(request, timeout=600)
                 latencies.append(time.perf_counter() - t0)
 
         async def probe() -> None:
@@ -159,158 +199,207 @@ async def _service(
 
         probing = asyncio.create_task(probe())
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         stop.set()
         await probing
+    rate = len(inputs.files) / elapsed
     row = Row(
-        "",
+        inputs.name,
         "service over gRPC",
         concurrency,
-        requests / elapsed,
+        rate,
         _percentile(latencies, 0.5),
-        _percentile(latencies, 0.95),
+        _percentile(latencies, 0.99),
     )
     return row, health
 
 
-async def _first_token(address: str, size: int, decoding: pb.DecodingOptions, count: int = 5) -> float:
-    image = common_pb2.Image(data=_png(render(sample_scene(0), size)), media_type="image/png")
-    times = []
+async def open_loop(
+    address: str, inputs: Inputs, rate: float, count: int, decoding: pb.DecodingOptions
+) -> tuple[list[float], list[float]]:
+    """Poisson arrivals at ``rate`` calls/s, unary and streaming alternating:
+    latency of every call (to its caption) and each stream's time to first token."""
+    latencies: list[float] = []
+    first_tokens: list[float] = []
+    rng = random.Random(7)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
-        for _ in range(count + 1):
+        await stub.Caption(pb.CaptionRequest(images=[_image(inputs, 0)], decoding=decoding))  # warm-up
+
+        async def unary(index: int) -> None:
+            t0 = time.perf_counter()
+            await stub.Caption(
+                pb.CaptionRequest(images=[_image(inputs, index)], decoding=decoding), timeout=600
+            )
+            latencies.append(time.perf_counter() - t0)
+
+        async def stream(index: int) -> None:
             t0 = time.perf_counter()
             first = None
-            # Read the whole stream: a call left running would still be decoding
-            # when the next one arrives and delay its first token.
-            async for message in stub.StreamCaption(pb.StreamCaptionRequest(image=image, decoding=decoding)):
+            request = pb.StreamCaptionRequest(image=_image(inputs, index), decoding=decoding)
+            async for message in stub.StreamCaption(request, timeout=600):
                 if first is None and message.HasField("token"):
                     first = time.perf_counter() - t0
-            assert first is not None
-            times.append(first)
-    return statistics.median(times[1:])
+            latencies.append(time.perf_counter() - t0)
+            first_tokens.append(first if first is not None else latencies[-1])
+
+        calls = []
+        for index in range(count):
+            calls.append(asyncio.create_task((unary if index % 2 else stream)(index)))
+            await asyncio.sleep(rng.expovariate(rate))
+        await asyncio.gather(*calls)
+    return latencies, first_tokens
 
 
-def _start_server(model_dir: str, batch: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CAPTIONER_PORT": str(port),
-        "CAPTIONER_METRICS_PORT": str(_free_port()),
-        "CAPTIONER_CAPTION_MODEL": model_dir,
-        "CAPTIONER_RETRIEVAL_MODEL": "",
-        "CAPTIONER_ADAPTERS": "{}",
-        "CAPTIONER_MAX_BATCH_SIZE": str(batch),
-        "CAPTIONER_MAX_BATCH_DELAY_MS": "5",
-        "CAPTIONER_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "captioner_svc"], cwd=REPO, env=env)
-    address = f"127.0.0.1:{port}"
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if (
-                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                    == health_pb2.HealthCheckResponse.SERVING
-                ):
-                    return process, address
-            except grpc.RpcError:
-                pass
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the captioner did not become SERVING")
-
-
-def bench_model(
-    name: str,
+def bench_inputs(
     model_dir: str,
-    size: int,
-    forced_tokens: int | None,
+    inputs: Inputs,
     levels: list[int],
     batch: int,
-    requests: int,
+    tokens: dict[str, int],
+    decoding: pb.DecodingOptions,
 ) -> tuple[list[Row], list[str]]:
-    tokens = (
-        {"max_new_tokens": forced_tokens, "min_new_tokens": forced_tokens}
-        if forced_tokens
-        else {"max_new_tokens": 30}
+    """Closed-loop rows for one input kind, and the findings."""
+    rows = inprocess(
+        model_dir, inputs, sorted({1, *[min(level, batch * 4) for level in levels if level > 1]}), tokens
     )
-    decoding = pb.DecodingOptions(
-        max_new_tokens=tokens["max_new_tokens"], min_new_tokens=tokens.get("min_new_tokens", 0)
-    )
-    per_request, batched, encode_one_step = _inprocess(model_dir, size, tokens, batch, requests)
-    process, address = _start_server(model_dir, batch)
-    rows = [per_request, batched]
+    baseline = {row.concurrency: row.images_per_s for row in rows}
+    process, address = start_server(model_dir, batch)
     findings = []
     try:
         for level in levels:
-            row, health = asyncio.run(_service(address, size, level, requests, decoding))
+            row, health = asyncio.run(closed_loop(address, inputs, level, decoding))
+            loop_rate = baseline.get(level) or baseline[max(baseline)]
+            row.note = (
+                f"{row.images_per_s / loop_rate:.2f}x the in-process loop at {min(level, max(baseline))}"
+            )
             rows.append(row)
-            if level == max(levels):
-                findings.append(
-                    f"{name}: health Check while saturated (c={level}): "
-                    f"p50 {_percentile(health, 0.5):.1f} ms, p99 {_percentile(health, 0.99):.1f} ms "
-                    f"over {len(health)} checks (target p99 <= 50 ms)"
-                )
-        ttft = asyncio.run(_first_token(address, size, decoding))
-        findings.append(
-            f"{name}: time to first streamed token {ttft * 1000:.1f} ms vs in-process encode + one "
-            f"decode step {encode_one_step * 1000:.1f} ms = {ttft / encode_one_step:.2f}x (target <= 1.2x)"
-        )
+            findings.append(
+                f"{inputs.name}, c={level}: health Check p50 {_percentile(health, 0.5):.1f} ms, "
+                f"p99 {_percentile(health, 0.99):.1f} ms over {len(health)} checks"
+            )
     finally:
         process.terminate()
         process.wait(timeout=60)
     for row in rows:
-        row.model = name
-        row.note = (
-            f"{row.images_per_s / per_request.images_per_s:.2f}x per-request, "
-            f"{row.images_per_s / batched.images_per_s:.2f}x ceiling"
-        )
+        if not row.note:
+            row.note = "baseline"
     return rows, findings
+
+
+def bench_open_loop(
+    model_dir: str, inputs: Inputs, capacity: float, batch: int, count: int, decoding: pb.DecodingOptions
+) -> Table:
+    table = Table(
+        title=f"open loop, Poisson arrivals, {inputs.name}, "
+        f"capacity {capacity:.1f} calls/s (closed loop c=16)"
+    )
+    for column in (
+        "batching",
+        "load",
+        "calls",
+        "latency p50 ms",
+        "p99 ms",
+        "p99/p50",
+        "first token p50 ms",
+        "p99 ms",
+    ):
+        table.add_column(column)
+    for continuous in (True, False):
+        process, address = start_server(model_dir, batch, continuous)
+        try:
+            for share in (0.5, 0.9):
+                latencies, first = asyncio.run(open_loop(address, inputs, share * capacity, count, decoding))
+                p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+                table.add_row(
+                    "continuous" if continuous else "fixed batches",
+                    f"{share:.0%}",
+                    str(count),
+                    f"{p50:.0f}",
+                    f"{p99:.0f}",
+                    f"{p99 / p50:.2f}",
+                    f"{_percentile(first, 0.5):.0f}",
+                    f"{_percentile(first, 0.99):.0f}",
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", choices=["shipped", "blip-base", "both"], default="both")
-    parser.add_argument("--requests", type=int, default=64, help="images per measurement (shipped model)")
+    parser.add_argument("--model", choices=["shipped", "blip-base", "both"], default="shipped")
     parser.add_argument(
-        "--base-requests", type=int, default=16, help="images per measurement (BLIP-base shape)"
+        "--requests", type=int, default=256, help="files per closed-loop measurement (shipped)"
     )
+    parser.add_argument(
+        "--base-requests", type=int, default=16, help="files per measurement (BLIP-base shape)"
+    )
+    parser.add_argument("--open-loop-calls", type=int, default=300)
+    parser.add_argument("--skip-open-loop", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     rows: list[Row] = []
     findings: list[str] = []
+    tables: list[Table] = []
     if args.model in ("shipped", "both"):
         shipped = str(REPO / "models" / "blip-captioner")
-        r, f = bench_model("shipped toy BLIP", shipped, 64, None, [1, 4, 16], 16, args.requests)
-        rows += r
-        findings += f
+        tokens = {"max_new_tokens": 20}
+        decoding = pb.DecodingOptions(max_new_tokens=20)
+        photos = photo_inputs(args.requests, 640, 480)
+        for inputs, levels in (
+            (png_inputs(args.requests, 64), [1, 16, 64]),
+            (photos, [1, 16, 64]),
+            (photo_inputs(args.requests // 2, 1024, 768), [16]),
+        ):
+            r, f = bench_inputs(shipped, inputs, levels, 16, tokens, decoding)
+            rows += r
+            findings += f
+            if inputs is photos and not args.skip_open_loop:
+                capacity = next(
+                    x.images_per_s for x in r if x.mode == "service over gRPC" and x.concurrency == 16
+                )
+                tables.append(bench_open_loop(shipped, inputs, capacity, 16, args.open_loop_calls, decoding))
     if args.model in ("blip-base", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             base = str(save_blip_base_shaped(Path(tmp) / "blip-base"))
-            r, f = bench_model("BLIP-base shape, 20 tokens", base, 384, 20, [1, 4, 8], 8, args.base_requests)
+            tokens = {"max_new_tokens": 20, "min_new_tokens": 20}
+            decoding = pb.DecodingOptions(max_new_tokens=20, min_new_tokens=20)
+            inputs = png_inputs(args.base_requests, 384)
+            r, f = bench_inputs(
+                base,
+                Inputs(f"BLIP-base shape, {inputs.name}", inputs.media_type, inputs.files),
+                [1, 8],
+                8,
+                tokens,
+                decoding,
+            )
             rows += r
             findings += f
-    table = Table(title=f"captioner benchmark ({os.cpu_count()} CPU cores, torch {torch.__version__})")
-    for column in ("model", "mode", "concurrency", "images/s", "p50 ms", "p95 ms", "ratio"):
+    table = Table(
+        title=f"captioner, closed loop ({os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        "20 new tokens, greedy)"
+    )
+    for column in ("inputs", "mode", "concurrency", "images/s", "p50 ms", "p99 ms", "ratio"):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row.model,
+            row.inputs,
             row.mode,
             str(row.concurrency),
-            f"{row.images_per_s:.2f}",
+            f"{row.images_per_s:.1f}",
             f"{row.p50_ms:.0f}",
-            f"{row.p95_ms:.0f}",
+            f"{row.p99_ms:.0f}",
             row.note,
         )
-    console = Console(width=160)
+    console = Console(width=170)
     console.print(table)
+    for extra in tables:
+        console.print(extra)
     for line in findings:
         console.print(line)
 

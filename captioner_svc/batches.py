@@ -23,6 +23,8 @@ from captioner_svc.options import (
     MatchJob,
     MatchKey,
 )
+from serving import tracing
+from serving.batcher import JoinInbox, WorkItem
 from serving.compute import Row
 
 
@@ -34,11 +36,11 @@ class BatchRunner:
         self.engine = engine
         self.metrics = metrics
 
-    def __call__(self, key: Hashable, items: Sequence[Any]) -> Sequence[Any]:
+    def __call__(self, key: Hashable, items: Sequence[Any], inbox: JoinInbox | None = None) -> Sequence[Any]:
         payloads = [item.payload for item in items]
         match key:
             case CaptionKey(options):
-                return self._caption(options, payloads, items)
+                return self._caption(options, payloads, items, inbox)
             case EmbedImageKey():
                 with self._stage("embed_image"):
                     return self.engine.embed_images(payloads)
@@ -57,18 +59,30 @@ class BatchRunner:
     def _stage(self, stage: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        self.metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.metrics.stage_seconds.labels(stage).observe(elapsed)
+        tracing.record_stages([(stage, elapsed)])
 
     def _caption(
-        self, options: DecodeOptions, jobs: Sequence[CaptionJob], rows: Sequence[Row]
+        self,
+        options: DecodeOptions,
+        jobs: Sequence[CaptionJob],
+        items: Sequence[WorkItem[Any]],
+        inbox: JoinInbox | None,
     ) -> list[CaptionResult | None]:
-        results = self.engine.caption(options, jobs, rows)
-        finished = [r for r in results if r is not None]
-        if finished:
-            # The stages are timed once per batch: every result carries the same times.
-            self.metrics.stage_seconds.labels("encode_image").observe(finished[0].encode_s)
-            self.metrics.stage_seconds.labels("decode").observe(finished[0].decode_s)
-            self.metrics.tokens.inc(sum(len(r.token_ids) for r in finished))
+        def finished(item: Row, result: CaptionResult) -> None:
+            # Each caller is answered as its row ends, not when the batch does.
+            self.metrics.tokens.inc(len(result.token_ids))
+            self.metrics.stage_seconds.labels("decode").observe(result.decode_s)
+            assert isinstance(item, WorkItem)
+            item.finish(result)
+
+        results = self.engine.caption(options, jobs, items, inbox, finished)
+        done = [r for r in results if r is not None]
+        if done:
+            # Encoding is timed once per batch: every original row carries the same time.
+            self.metrics.stage_seconds.labels("encode_image").observe(done[0].encode_s)
+            tracing.record_stages([("encode_image", done[0].encode_s), ("decode", done[0].decode_s)])
         return results
 
     def _match(self, job: MatchJob) -> list[tuple[float, float]]:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from captioner_svc.budget import TokenBudget
@@ -34,6 +37,7 @@ from captioner_svc.calls import (
 from captioner_svc.engine import CaptionEngine, ModelFacts
 from captioner_svc.heatmap import heatmap_pngs
 from captioner_svc.metrics import CaptionerMetrics
+from captioner_svc.normalize import Normalizer
 from captioner_svc.options import (
     OPERATIONS,
     AttentionJob,
@@ -80,6 +84,9 @@ class Captioning:
         self.metrics = metrics
         self.settings = settings
         self.limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
+        # Image preparation, off the event loop and the model's thread: decoding,
+        # resizing and normalising release the GIL, so one thread per core.
+        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="prepare")
 
     # -- discovery ------------------------------------------------------------------
 
@@ -116,16 +123,13 @@ class Captioning:
         seed = call.decoding.seed
         # Queue room first: a full queue refuses the call before its images are decoded.
         with self.batcher.reserve(len(call.images), operation=OPERATIONS[CaptionKey]) as room:
-            images, megapixels = await self._prepare(call.images, call.resize)
+            jobs, megapixels = await self._prepare_captions(call.images, call.resize, seed, options)
             results: list[CaptionResult] = await asyncio.gather(
-                *(
-                    self.batcher.submit(CaptionJob(image, seed + index), CaptionKey(options), timeout_s, room)
-                    for index, image in enumerate(images)
-                )
+                *(self.batcher.submit(job, CaptionKey.of(options), timeout_s, room) for job in jobs)
             )
-        self.metrics.images.labels("caption").inc(len(images))
+        self.metrics.images.labels("caption").inc(len(jobs))
         tokens = sum(len(r.token_ids) for r in results)
-        return Captions(tuple(results), seed, Usage(len(images), megapixels, tokens))
+        return Captions(tuple(results), seed, Usage(len(jobs), megapixels, tokens))
 
     async def stream_caption(
         self, call: CaptionCall, timeout_s: float | None
@@ -137,8 +141,8 @@ class Captioning:
         seed = call.decoding.seed
         first = True
         with self.batcher.reserve(operation=OPERATIONS[CaptionKey]) as room:
-            (image,), megapixels = await self._prepare(call.images, call.resize)
-            events = self.batcher.stream(CaptionJob(image, seed), CaptionKey(options), timeout_s, room)
+            (job,), megapixels = await self._prepare_captions(call.images, call.resize, seed, options)
+            events = self.batcher.stream(job, CaptionKey.of(options), timeout_s, room)
             async for event in events:
                 if isinstance(event, TokenEvent):
                     if first:
@@ -279,18 +283,39 @@ class Captioning:
     async def _prepare(
         self, images: Sequence[EncodedImage], mode: ResizeMode
     ) -> tuple[list[Image.Image], float]:
-        """Decodes and fits images off the event loop; returns them and their megapixels."""
+        """Decodes and fits images in the preparation pool; returns them and their megapixels."""
+        prepared, megapixels = await self._prepare_all(images, mode, None)
+        return [image for image, _ in prepared], megapixels
+
+    async def _prepare_captions(
+        self, images: Sequence[EncodedImage], mode: ResizeMode, seed: int, options: DecodeOptions
+    ) -> tuple[list[CaptionJob], float]:
+        """Caption jobs for ``images`` (seeds ``seed``, ``seed + 1``, ...) with the
+        call's token limits, their model input made in the preparation pool,
+        off the model's thread."""
+        prepared, megapixels = await self._prepare_all(images, mode, self.engine.caption_normalizer)
+        jobs = [
+            CaptionJob(image, seed + index, pixels, options.min_new_tokens, options.max_new_tokens)
+            for index, (image, pixels) in enumerate(prepared)
+        ]
+        return jobs, megapixels
+
+    async def _prepare_all(
+        self, images: Sequence[EncodedImage], mode: ResizeMode, normalizer: Normalizer | None
+    ) -> tuple[list[tuple[Image.Image, np.ndarray | None]], float]:
+        """Each image decoded, fitted and (with a normaliser) made model input, in
+        parallel in the preparation pool; their megapixels as sent."""
         size = self._facts().image_size_px
         started = time.perf_counter()
 
-        def prepare() -> tuple[list[Image.Image], float]:
-            fitted, megapixels = [], 0.0
-            for image in images:
-                decoded = decode_image(image.data, image.media_type, image.field, self.limits)
-                megapixels += decoded.megapixels
-                fitted.append(fit_square(decoded.image, size, mode))
-            return fitted, megapixels
+        def prepare(image: EncodedImage) -> tuple[Image.Image, np.ndarray | None, float]:
+            # JPEGs are decoded at no less than twice the model's side: enough for
+            # a bicubic resize that matches one from the full image.
+            decoded = decode_image(image.data, image.media_type, image.field, self.limits, 2 * size)
+            fitted = fit_square(decoded.image, size, mode)
+            return fitted, normalizer(fitted) if normalizer else None, decoded.megapixels
 
-        prepared = await asyncio.to_thread(prepare)
+        loop = asyncio.get_running_loop()
+        done = await asyncio.gather(*(loop.run_in_executor(self._pool, prepare, image) for image in images))
         self.metrics.stage_seconds.labels("preprocess").observe(time.perf_counter() - started)
-        return prepared
+        return [(fitted, pixels) for fitted, pixels, _ in done], sum(mp for _, _, mp in done)

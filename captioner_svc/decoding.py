@@ -2,11 +2,13 @@
 per-row cancellation.
 
 Greedy and sampling run an explicit loop over the BLIP text decoder with a
-KV cache (the arithmetic of ``generate()``), so every token is handed to its
-caller as soon as it exists, and a row whose caller left or finished is cut
-from the batch (cache included) while the others go on. Beam search uses
-``generate()`` itself: a beam's prefix is not final until the end, so its
-tokens are sent together once decoding ends.
+KV cache (the arithmetic of ``generate()``; ``captioner_svc.continuous``), so
+every token is handed to its caller as soon as it exists, rows join the
+running batch at any step, and a row whose caller left or finished is cut
+from the batch (cache included) while the others go on. This module holds
+what one row needs: its state, its text and its stop sequences. Beam search
+uses ``generate()`` itself: a beam's prefix is not final until the end, so
+its tokens are sent together once decoding ends.
 
 Runs on the model's worker thread.
 """
@@ -20,8 +22,7 @@ from typing import Any
 
 import torch
 from transformers import (
-    LogitsProcessorList,
-    MinNewTokensLengthLogitsProcessor,
+    LogitsProcessor,
     RepetitionPenaltyLogitsProcessor,
     StoppingCriteria,
     StoppingCriteriaList,
@@ -35,7 +36,7 @@ from serving.compute import Row
 
 
 @dataclass
-class _RowState:
+class RowState:
     """Decoding state of one image of the batch."""
 
     generator: torch.Generator | None
@@ -97,111 +98,42 @@ class Detokenizer:
         return len(text)
 
 
-def _processors(options: DecodeOptions, prompt_length: int, eos_id: int) -> LogitsProcessorList:
-    processors = LogitsProcessorList()
-    if options.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(options.repetition_penalty))
-    if options.min_new_tokens > 0:
-        processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, options.min_new_tokens, eos_id))
+def penalty_and_warpers(options: DecodeOptions) -> tuple[LogitsProcessor | None, list[LogitsProcessor]]:
+    """The repetition penalty (applied before min_new_tokens hides end-of-sequence)
+    and the sampling warpers (after), as ``generate()`` orders them."""
+    penalty = (
+        RepetitionPenaltyLogitsProcessor(options.repetition_penalty)
+        if options.repetition_penalty != 1.0
+        else None
+    )
+    warpers: list[LogitsProcessor] = []
     if options.strategy is Strategy.SAMPLING:
         if options.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(options.temperature))
+            warpers.append(TemperatureLogitsWarper(options.temperature))
         if options.top_k > 0:
-            processors.append(TopKLogitsWarper(options.top_k))
+            warpers.append(TopKLogitsWarper(options.top_k))
         if options.top_p < 1.0:
-            processors.append(TopPLogitsWarper(options.top_p))
-    return processors
+            warpers.append(TopPLogitsWarper(options.top_p))
+    return penalty, warpers
 
 
-@torch.inference_mode()
-def decode_stepwise(
-    model: Any,
-    detok: Detokenizer,
-    image_embeds: torch.Tensor,
-    options: DecodeOptions,
-    seeds: Sequence[int],
-    rows: Sequence[Row],
-    encode_s: float,
-) -> list[CaptionResult | None]:
-    """Greedy or sampled captions for a batch whose images are already encoded."""
-    config = model.config.text_config
-    bos_id, eos_id = config.bos_token_id, config.sep_token_id
-    batch = len(rows)
-    device = image_embeds.device
-    prompt = [bos_id, *detok.prefix_ids]
-    sequences = torch.tensor([prompt] * batch, dtype=torch.long, device=device)
-    sampling = options.strategy is Strategy.SAMPLING
-    states = [
-        _RowState(torch.Generator(device="cpu").manual_seed(seeds[i]) if sampling else None)
-        for i in range(batch)
-    ]
-    processors = _processors(options, len(prompt), eos_id)
-    active = [i for i in range(batch) if not rows[i].cancelled]
-    if len(active) < batch:
-        image_embeds, sequences = image_embeds[active], sequences[active]
-    past: Any = None
-    step_input = sequences
-    started = time.perf_counter()
-    for step in range(options.max_new_tokens):
-        if not active:
-            break
-        out = model.text_decoder(
-            input_ids=step_input, encoder_hidden_states=image_embeds, past_key_values=past, use_cache=True
-        )
-        past = out.past_key_values
-        logits = out.logits[:, -1, :].float()
-        log_probs = torch.log_softmax(logits, dim=-1)
-        scores = processors(sequences, logits)  # type: ignore[arg-type]
-        if sampling:
-            probs = torch.softmax(scores, dim=-1).cpu()
-            chosen = torch.stack(
-                [
-                    torch.multinomial(probs[k], 1, generator=states[i].generator)[0]
-                    for k, i in enumerate(active)
-                ]
-            ).to(device)
-        else:
-            chosen = scores.argmax(dim=-1)
-        sequences = torch.cat([sequences, chosen[:, None]], dim=1)
-        last_step = step == options.max_new_tokens - 1
-        keep: list[int] = []
-        for k, i in enumerate(active):
-            token = int(chosen[k])
-            _advance(states[i], rows[i], detok, token, float(log_probs[k, token]), eos_id, last_step)
-            if states[i].finish is None and not rows[i].cancelled:
-                keep.append(k)
-        if len(keep) < len(active):
-            index = torch.tensor(keep, dtype=torch.long, device=device)
-            past.batch_select_indices(index)
-            image_embeds, sequences = image_embeds[index], sequences[index]
-            chosen = chosen[index]
-            active = [active[k] for k in keep]
-        step_input = chosen[:, None]
-    decode_s = time.perf_counter() - started
-    results: list[CaptionResult | None] = []
-    for state in states:
-        if state.finish is None:
-            # Only a cancelled row ends without a finish reason: None, as serving.compute says.
-            results.append(None)
-            continue
-        mean = sum(state.log_probs) / len(state.log_probs) if state.log_probs else 0.0
-        results.append(
-            CaptionResult(state.text, tuple(state.token_ids), state.finish, mean, encode_s, decode_s)
-        )
-    return results
-
-
-def _advance(
-    state: _RowState, row: Row, detok: Detokenizer, token: int, log_prob: float, eos_id: int, last_step: bool
+def advance_row(
+    state: RowState, row: Row, detok: Detokenizer, token: int, log_prob: float, eos_id: int, last_step: bool
 ) -> None:
     """Appends ``token`` to a row, streams its text and decides whether the row is done."""
     if token == eos_id:
         state.finish = Finish.END_OF_SEQUENCE
         state.text = detok.full_text(state.token_ids)
-        _send(state, row, detok, token, log_prob, final=True, counted=False)
+        if row.streaming:
+            _send(state, row, detok, token, log_prob, final=True, counted=False)
         return
     state.token_ids.append(token)
     state.log_probs.append(log_prob)
+    if not row.streaming and not detok.stop_sequences:
+        # Nobody reads the text before the row ends: decode it once, then.
+        if last_step:
+            state.finish, state.text = Finish.LENGTH, detok.full_text(state.token_ids)
+        return
     text = detok.full_text(state.token_ids)
     stopped = detok.cut_at_stop(text)
     if stopped is not None:
@@ -214,7 +146,7 @@ def _advance(
 
 
 def _send(
-    state: _RowState, row: Row, detok: Detokenizer, token: int, log_prob: float, final: bool, counted: bool
+    state: RowState, row: Row, detok: Detokenizer, token: int, log_prob: float, final: bool, counted: bool
 ) -> None:
     """Emits the text this step adds; the final step flushes whatever was held back."""
     target = state.text if final else state.text[: detok.safe_length(state.text)]

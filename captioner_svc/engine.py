@@ -16,15 +16,29 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
-from captioner_svc.decoding import Detokenizer, decode_beam_search, decode_stepwise
+from captioner_svc.continuous import FinishFn, RunningDecode
+from captioner_svc.decoding import Detokenizer, decode_beam_search
+from captioner_svc.normalize import Normalizer
 from captioner_svc.options import AttentionResult, CaptionJob, CaptionResult, DecodeOptions, Strategy
-from serving.compute import DtypeName, Row, torch_dtype
+from serving.compute import DtypeName, Inbox, Row, torch_dtype
 
 _LOGGER = logging.getLogger(__name__)
+
+
+# Continuous batching: admitting calls pauses every running row for an image
+# encode and a prefill, so calls join when at least as many can join as decode,
+# or at the latest after this many tokens (as TGI's waiting_served_ratio and
+# max_waiting_tokens): joins come in groups, not one call per step.
+JOIN_AFTER_STEPS = 6
+
+
+def _time_to_join(joinable: int, active: int, steps_since_join: int) -> bool:
+    return joinable > 0 and (joinable >= active or steps_since_join >= JOIN_AFTER_STEPS)
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ class CaptionEngine:
         self._peft: Any = None
         self._counting_tokenizer: Any = None
         self.facts: ModelFacts | None = None
+        # Resize-and-normalise for prepared caption images, off the worker thread; None: the processor's.
+        self.caption_normalizer: Normalizer | None = None
 
     # -- loading --------------------------------------------------------------------
 
@@ -87,6 +103,7 @@ class CaptionEngine:
             # Requests are measured on the event loop while the worker decodes: a
             # fast tokenizer is not safe to share between threads, so that gets its own.
             self._counting_tokenizer = copy.deepcopy(self.caption_processor.tokenizer)
+            self.caption_normalizer = Normalizer.of(self.caption_processor.image_processor)
             self._load_adapters()
         if self.config.retrieval_model:
             self.retrieval_processor = BlipProcessor.from_pretrained(self.config.retrieval_model)
@@ -154,24 +171,54 @@ class CaptionEngine:
         pixels = processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
         return pixels.to(self.device, self.dtype)
 
+    def _caption_pixels(self, jobs: Sequence[CaptionJob]) -> torch.Tensor:
+        prepared = [job.pixels for job in jobs if job.pixels is not None]
+        if len(prepared) == len(jobs):
+            return torch.from_numpy(np.stack(prepared)).to(self.device, self.dtype)
+        return self.pixel_values(self.caption_processor, [job.image for job in jobs])
+
     @torch.inference_mode()
     def caption(
-        self, options: DecodeOptions, jobs: Sequence[CaptionJob], rows: Sequence[Row]
+        self,
+        options: DecodeOptions,
+        jobs: Sequence[CaptionJob],
+        rows: Sequence[Row],
+        inbox: Inbox | None = None,
+        on_finish: FinishFn | None = None,
     ) -> list[CaptionResult | None]:
         """Captions a batch of compatible jobs; ``rows[i]`` streams and cancels job i
-        (a cancelled job's result is None)."""
+        (a cancelled job's result is None). With an ``inbox``, calls of the same
+        options join the decode while it runs; ``on_finish`` hears of every row
+        as it ends (joined rows only that way)."""
         started = time.perf_counter()
-        pixels = self.pixel_values(self.caption_processor, [job.image for job in jobs])
         detok = Detokenizer(self.caption_processor.tokenizer, options.prefix, options.stop_sequences)
         with self._adapter(options.adapter):
             if options.strategy is Strategy.BEAM_SEARCH:
+                # Beam batches share one length (``CaptionKey.of``): the options carry it.
+                pixels = self._caption_pixels(jobs)
                 return decode_beam_search(
                     self.captioner, detok, pixels, options, rows, time.perf_counter() - started
                 )
-            image_embeds = self.captioner.vision_model(pixel_values=pixels)[0]
-            encode_s = time.perf_counter() - started
-            seeds = [job.seed for job in jobs]
-            return decode_stepwise(self.captioner, detok, image_embeds, options, seeds, rows, encode_s)
+            decode = RunningDecode(self.captioner, detok, options, on_finish)
+            self._admit(decode, jobs, rows)
+            steps_since_join = 0
+            while decode.rows:
+                active = len(decode.rows)
+                if inbox is not None and _time_to_join(inbox.joinable(active), active, steps_since_join):
+                    joining = inbox.take(len(decode.rows))
+                    if joining:
+                        self._admit(decode, [item.payload for item in joining], joining)
+                        steps_since_join = 0
+                decode.step()
+                steps_since_join += 1
+            return [decode.results.get(id(row)) for row in rows]
+
+    def _admit(self, decode: RunningDecode, jobs: Sequence[CaptionJob], rows: Sequence[Row]) -> None:
+        """Encodes the jobs' images and adds their rows to ``decode``."""
+        started = time.perf_counter()
+        image_embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
+        limits = [job.limits(decode.options) for job in jobs]
+        decode.admit(image_embeds, rows, [job.seed for job in jobs], limits, time.perf_counter() - started)
 
     # -- cross-attention --------------------------------------------------------------
 

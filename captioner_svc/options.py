@@ -8,9 +8,11 @@ decode together.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
 from PIL import Image
 
 
@@ -47,10 +49,20 @@ class DecodeOptions:
 
 @dataclass(frozen=True)
 class CaptionJob:
-    """One image to caption: already fitted to the model's input size."""
+    """One image to caption: already fitted to the model's input size, and its
+    model input (channels x height x width, normalised) when it was prepared
+    off the model's thread."""
 
     image: Image.Image
     seed: int
+    pixels: np.ndarray | None = None
+    # This call's token limits where its batch key leaves them out (0: the key's options').
+    min_new_tokens: int = 0
+    max_new_tokens: int = 0
+
+    def limits(self, options: DecodeOptions) -> tuple[int, int]:
+        """(min_new_tokens, max_new_tokens) of this job under its batch's ``options``."""
+        return self.min_new_tokens or options.min_new_tokens, self.max_new_tokens or options.max_new_tokens
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,19 @@ class AttentionJob:
 
 @dataclass(frozen=True)
 class CaptionKey:
-    """Captions decoded together: equal decoding options. Payload: ``CaptionJob``."""
+    """Captions decoded together: equal decoding options. Payload: ``CaptionJob``.
+
+    Step-by-step decoding (greedy, sampling) lets each row stop on its own, so
+    its key leaves the token limits to the jobs (``of``): calls that differ only
+    in length share a batch. Beam search runs to one length per batch."""
 
     options: DecodeOptions
+
+    @classmethod
+    def of(cls, options: DecodeOptions) -> CaptionKey:
+        if options.strategy is Strategy.BEAM_SEARCH:
+            return cls(options)
+        return cls(dataclasses.replace(options, min_new_tokens=0, max_new_tokens=0))
 
 
 @dataclass(frozen=True)

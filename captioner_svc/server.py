@@ -12,16 +12,17 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from captioner_svc.batches import BatchRunner
 from captioner_svc.captioning import Captioning
 from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.metrics import CaptionerMetrics
-from captioner_svc.options import OPERATIONS
+from captioner_svc.options import OPERATIONS, CaptionKey, Strategy
 from captioner_svc.servicer import CaptionerServicer
 from captioner_svc.settings import CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
-from serving.batcher import WorkItem
+from serving.batcher import JoinInbox, WorkItem
 from serving.runtime import ModelRuntime
 from serving.server import ServingApp
 
@@ -44,6 +45,7 @@ class CaptionerRuntime(ModelRuntime):
                 dtype=settings.dtype,
             )
         )
+        self._continuous = settings.continuous_batching
         metrics = CaptionerMetrics(app.registry)
         self._run_batch = BatchRunner(self.engine, metrics)
         super().__init__("captioner", self.engine, app, settings)
@@ -52,15 +54,26 @@ class CaptionerRuntime(ModelRuntime):
     def register(self, server: grpc.aio.Server) -> None:
         captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(CaptionerServicer(self.captioning), server)
 
-    def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
-        return self._run_batch(key, items)
+    def _process(
+        self, key: Hashable, items: Sequence[WorkItem[Any]], inbox: JoinInbox | None = None
+    ) -> Sequence[Any]:
+        return self._run_batch(key, items, inbox)
+
+    def _joinable(self, key: Hashable) -> bool:
+        # Greedy and sampled captions decode step by step: later calls join the running batch.
+        return (
+            self._continuous
+            and isinstance(key, CaptionKey)
+            and key.options.strategy is not Strategy.BEAM_SEARCH
+        )
 
     def _operation(self, key: Hashable) -> str:
         return OPERATIONS.get(type(key), "")
 
 
-def build_app(settings: CaptionerSettings) -> ServingApp:
-    """Returns the captioner server, not yet started."""
-    app = ServingApp("captioner", settings)
+def build_app(settings: CaptionerSettings, tracer_provider: trace.TracerProvider | None = None) -> ServingApp:
+    """Returns the captioner server, not yet started; traced to ``tracer_provider``,
+    else to the process's (``serving.tracing``)."""
+    app = ServingApp("captioner", settings, tracer_provider)
     app.add(CaptionerRuntime(app, settings))
     return app

@@ -33,6 +33,11 @@ class CaptionerSettings(ModelServerSettings):
         description="How long the oldest image waits for others. 0: none; batches still form from the "
         "images that arrive while the model is busy, so an idle server adds no latency.",
     )
+    continuous_batching: bool = Field(
+        True,
+        description="Greedy and sampled captions that arrive while a batch decodes join it at its next "
+        "step, and each caller is answered as its caption ends. false: fixed batches.",
+    )
     caption_model: str = Field(
         str(MODELS_DIR / "blip-captioner"),
         description="BlipForConditionalGeneration checkpoint (directory or hub id) for Caption, "

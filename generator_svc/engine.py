@@ -70,6 +70,10 @@ class _Loaded:
     img2img: Any = None
     inpaint: Any = None
     adapter: str | None = None
+    # Where prompts are encoded and the transformer's dtype: read once, as
+    # diffusers finds each by walking every module or parameter.
+    device: Any = None
+    dtype: Any = None
 
 
 class FluxEngine:
@@ -113,7 +117,7 @@ class FluxEngine:
             if self.config.vae_tiling:
                 pipe.vae.enable_tiling()
             pipe.set_progress_bar_config(disable=True)
-            loaded = _Loaded(pipe)
+            loaded = _Loaded(pipe, device=pipe._execution_device, dtype=pipe.transformer.dtype)
             if adapters:
                 # A loaded adapter is active: calls start on the base model.
                 pipe.disable_lora()
@@ -171,14 +175,14 @@ class FluxEngine:
         pipe = loaded.pipe
         encode_started = time.perf_counter()
         if key.family is Family.FLUX_1:
-            kwargs = self._flux1_inputs(pipe, key, prompts, negatives)
+            kwargs = self._flux1_inputs(pipe, loaded, key, prompts, negatives)
             if first.reference_images:
                 pipe = self._flux1_form(key.checkpoint, inpaint=first.mask is not None)
                 kwargs.update(image=first.reference_images[0], strength=first.strength)
                 if first.mask is not None:
                     kwargs["mask_image"] = first.mask
         else:
-            kwargs = self._flux2_inputs(pipe, key, prompts, negatives)
+            kwargs = self._flux2_inputs(pipe, loaded, key, prompts, negatives)
             if first.reference_images:
                 kwargs["image"] = list(first.reference_images)
         encode_s = time.perf_counter() - encode_started
@@ -226,14 +230,14 @@ class FluxEngine:
         return results
 
     def _flux1_inputs(
-        self, pipe: Any, key: BatchKey, prompts: list[str], negatives: list[str]
+        self, pipe: Any, loaded: _Loaded, key: BatchKey, prompts: list[str], negatives: list[str]
     ) -> dict[str, Any]:
-        dtype = pipe.transformer.dtype
+        dtype, device = loaded.dtype, loaded.device
         max_sequence_length = key.max_sequence_length
         embeds, pooled, _ = pipe.encode_prompt(
             prompt=prompts,
             prompt_2=None,
-            device=pipe._execution_device,
+            device=device,
             max_sequence_length=max_sequence_length,
         )
         kwargs: dict[str, Any] = {
@@ -247,7 +251,7 @@ class FluxEngine:
             negative, negative_pooled, _ = pipe.encode_prompt(
                 prompt=negatives,
                 prompt_2=None,
-                device=pipe._execution_device,
+                device=device,
                 max_sequence_length=max_sequence_length,
             )
             kwargs.update(
@@ -257,15 +261,15 @@ class FluxEngine:
         return kwargs
 
     def _flux2_inputs(
-        self, pipe: Any, key: BatchKey, prompts: list[str], negatives: list[str]
+        self, pipe: Any, loaded: _Loaded, key: BatchKey, prompts: list[str], negatives: list[str]
     ) -> dict[str, Any]:
-        dtype = pipe.transformer.dtype
+        dtype, device = loaded.dtype, loaded.device
         max_sequence_length = key.max_sequence_length
         layers = (
             {"text_encoder_out_layers": key.text_encoder_out_layers} if key.text_encoder_out_layers else {}
         )
         embeds, _ = pipe.encode_prompt(
-            prompt=prompts, device=pipe._execution_device, max_sequence_length=max_sequence_length, **layers
+            prompt=prompts, device=device, max_sequence_length=max_sequence_length, **layers
         )
         kwargs: dict[str, Any] = {
             "prompt_embeds": embeds.to(dtype),
@@ -276,7 +280,7 @@ class FluxEngine:
         if key.guidance_scale > 1 and not pipe.config.is_distilled:
             negative, _ = pipe.encode_prompt(
                 prompt=negatives,
-                device=pipe._execution_device,
+                device=device,
                 max_sequence_length=max_sequence_length,
                 **layers,
             )

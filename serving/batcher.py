@@ -12,6 +12,12 @@ Compute sees ``WorkItem``s: it checks ``item.cancelled`` at every token or
 denoising step (a cancelled call stops costing compute while the rest of its
 batch goes on) and calls ``item.emit(event)`` to stream partial results.
 
+Continuous batching: for a key that ``joinable(key)`` accepts, compute gets a
+``JoinInbox`` beside its items. Items of that key that arrive while the batch
+runs join it at its next step (``inbox.take``) up to ``max_batch_size`` rows,
+as text-generation servers do for LLMs, and each row's caller is answered as
+soon as its row ends (``item.finish``), not when the whole batch does.
+
 A full queue answers at once, before a server spends anything on the call:
 ``reserve(n)`` holds room for a call's ``n`` items while the server decodes
 its inputs, and the ``RetryInfo`` delay is the time the queued work takes,
@@ -30,7 +36,10 @@ from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from serving import errors
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from serving import errors, tracing
 from serving.metrics import BatchMetrics
 from serving.worker import ModelWorker
 
@@ -46,6 +55,8 @@ _NEW_BATCH_WEIGHT = 0.2
 _MAX_ESTIMATED_KEYS = 256
 # Shortest RetryInfo delay: below it clients would only retry into the same full queue.
 _MIN_RETRY_AFTER_S = 0.1
+# How long a decode step waits for the event loop to hand it joining items.
+_JOIN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,10 @@ class WorkItem(Generic[T]):
     deadline: float | None
     _cancel: threading.Event = field(default_factory=threading.Event)
     _emit: Callable[[Any], None] | None = None
+    _finish: Callable[[Any], None] | None = None
+    # The caller's trace context, taken where the item is made (the call's task):
+    # the parent of its queue_wait span and of the batch span it heads.
+    trace_context: otel_context.Context = field(default_factory=otel_context.get_current)
 
     @property
     def cancelled(self) -> bool:
@@ -95,10 +110,20 @@ class WorkItem(Generic[T]):
         compute already saw its deadline pass (gRPC then cuts the call)."""
         return self._cancel.is_set()
 
+    @property
+    def streaming(self) -> bool:
+        """True when a caller reads partial results (``emit``); a unary caller reads only the result."""
+        return self._emit is not None
+
     def emit(self, event: Any) -> None:
         """Sends a partial result to a streaming caller (thread-safe; no-op for unary)."""
         if self._emit is not None and not self._cancel.is_set():
             self._emit(event)
+
+    def finish(self, result: Any) -> None:
+        """Answers this item's caller now, before the rest of its batch ends (thread-safe)."""
+        if self._finish is not None:
+            self._finish(result)
 
 
 _END = object()
@@ -110,7 +135,8 @@ class _Waiting(Generic[T, R]):
     future: asyncio.Future[R]
 
 
-ProcessFn = Callable[[Hashable, Sequence[WorkItem[T]]], Sequence[R]]
+# ``process(key, items)``; for a joinable key ``process(key, items, inbox)``.
+ProcessFn = Callable[..., Sequence[R]]
 
 
 def _same_key(key: Hashable) -> Hashable:
@@ -119,6 +145,47 @@ def _same_key(key: Hashable) -> Hashable:
 
 def _no_operation(key: Hashable) -> str:
     return ""
+
+
+def _never(key: Hashable) -> bool:
+    return False
+
+
+class JoinInbox:
+    """Items that join a running batch of a joinable key (worker-thread side).
+
+    ``take(active)`` hands the decode loop up to ``max_batch_size - active``
+    items of its key that arrived since it started; it asks the event loop
+    only when such items wait, so a step with nothing to join costs a length read.
+    """
+
+    def __init__(
+        self, batcher: MicroBatcher[Any, Any], key: Hashable, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._batcher = batcher
+        self._key = key
+        self._loop = loop
+        self.joined: list[_Waiting[Any, Any]] = []
+
+    def joinable(self, active: int) -> int:
+        """How many waiting items of the running batch's key fit beside ``active``
+        rows (a length read, no hand-off)."""
+        room = self._batcher.max_batch_size - active
+        return max(0, min(room, len(self._batcher._queues.get(self._key, ()))))
+
+    def take(self, active: int) -> list[WorkItem[Any]]:
+        room = self._batcher.max_batch_size - active
+        if room <= 0 or not self._batcher._queues.get(self._key):
+            return []
+        future = asyncio.run_coroutine_threadsafe(self._batcher._take_joiners(self._key, room), self._loop)
+        try:
+            taken = future.result(timeout=_JOIN_TIMEOUT_S)
+        except Exception:  # the loop is closing: the batch finishes with the rows it has
+            future.cancel()
+            _LOGGER.warning("joining rows to the running %s batch timed out", self._batcher.name)
+            return []
+        self.joined.extend(taken)
+        return [waiting.item for waiting in taken]
 
 
 @dataclass(eq=False)
@@ -153,12 +220,14 @@ class MicroBatcher(Generic[T, R]):
     def __init__(
         self,
         name: str,
-        process: ProcessFn[T, R],
+        process: ProcessFn[R],
         worker: ModelWorker,
         settings: BatcherSettings,
         metrics: BatchMetrics | None = None,
         cost_key: Callable[[Hashable], Hashable] = _same_key,
         operation: Callable[[Hashable], str] = _no_operation,
+        joinable: Callable[[Hashable], bool] = _never,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.name = name
         self._process = process
@@ -167,6 +236,8 @@ class MicroBatcher(Generic[T, R]):
         self._metrics = metrics
         self._cost_key = cost_key
         self._operation = operation
+        self._joinable = joinable
+        self._tracer = tracer  # None: not traced
         self._queues: dict[Hashable, deque[_Waiting[T, R]]] = {}
         self._size = 0
         # Items waiting, by operation (sums to _size): the per-operation depth gauge.
@@ -177,10 +248,18 @@ class MicroBatcher(Generic[T, R]):
         # Seconds per batch, by cost key, least recently run first.
         self._batch_seconds: dict[Hashable, float] = {}
         self._running: tuple[Hashable, float] | None = None  # (key, started) of the batch in compute
+        self._batch_span: tracing.BatchSpan | None = None  # the running batch's, when traced
+        # The last batch held one item and nothing arrived while it ran (``_wait_for_batch``).
+        self._light_load = False
+        self._arrived_while_running = False
 
     @property
     def queue_depth(self) -> int:
         return self._size
+
+    @property
+    def max_batch_size(self) -> int:
+        return self._settings.max_batch_size
 
     def start(self) -> None:
         if self._task is None:
@@ -274,10 +353,18 @@ class MicroBatcher(Generic[T, R]):
             self._admit(1, self._operation(key))
         now = time.monotonic()
         deadline = None if timeout_s is None else now + max(timeout_s, 0.0)
+        loop = asyncio.get_running_loop()
         item: WorkItem[T] = WorkItem(payload=payload, key=key, enqueued_at=now, deadline=deadline, _emit=emit)
-        waiting: _Waiting[T, R] = _Waiting(item, asyncio.get_running_loop().create_future())
+        waiting: _Waiting[T, R] = _Waiting(item, loop.create_future())
+
+        def finish(result: Any) -> None:
+            loop.call_soon_threadsafe(_settle, waiting, result)
+
+        item._finish = finish
         self._queues.setdefault(key, deque()).append(waiting)
         self._size += 1
+        if self._running is not None:
+            self._arrived_while_running = True
         operation = self._operation(key)
         self._depth[operation] = self._depth.get(operation, 0) + 1
         self._observe_depth(operation)
@@ -354,7 +441,14 @@ class MicroBatcher(Generic[T, R]):
                 await self._run(key, batch)
 
     async def _wait_for_batch(self, key: Hashable) -> None:
-        """Waits until ``key`` has a full batch or its oldest item waited long enough."""
+        """Waits until ``key`` has a full batch or its oldest item waited long enough.
+
+        Not while the load is light: when the last batch held one item and
+        nothing arrived while it ran, nobody is likely to come within the
+        delay, so an idle server adds no latency. A burst or a busy server
+        makes batches of several, and the delay applies again."""
+        if self._light_load:
+            return
         oldest = self._queues[key][0].item.enqueued_at
         flush_at = oldest + self._settings.max_batch_delay_ms / 1000
         while len(self._queues.get(key, ())) < self._settings.max_batch_size:
@@ -365,12 +459,13 @@ class MicroBatcher(Generic[T, R]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
 
-    def _take(self, key: Hashable) -> list[_Waiting[T, R]]:
-        """Pops up to max_batch_size live items of ``key``; drops the dead ones."""
+    def _take(self, key: Hashable, limit: int | None = None) -> list[_Waiting[T, R]]:
+        """Pops up to ``limit`` (max_batch_size) live items of ``key``; drops the dead ones."""
         queue = self._queues.get(key)
         operation = self._operation(key)
         batch: list[_Waiting[T, R]] = []
-        while queue and len(batch) < self._settings.max_batch_size:
+        most = self._settings.max_batch_size if limit is None else limit
+        while queue and len(batch) < most:
             waiting = queue.popleft()
             self._size -= 1
             self._depth[operation] -= 1
@@ -395,18 +490,43 @@ class MicroBatcher(Generic[T, R]):
             return "cancelled"
         return None
 
+    async def _take_joiners(self, key: Hashable, room: int) -> list[_Waiting[T, R]]:
+        """Items of the running ``key`` for its decode loop; none while another
+        key's oldest call has waited its batch delay (that batch runs next)."""
+        now = time.monotonic()
+        patience = self._settings.max_batch_delay_ms / 1000
+        if any(k != key and now - q[0].item.enqueued_at > patience for k, q in self._queues.items() if q):
+            return []
+        taken = self._take(key, room)
+        tracing.record_joins(
+            self._tracer, self._batch_span, self.name, self._operation(key), [w.item for w in taken], now
+        )
+        if self._metrics and taken:
+            wait_seconds = self._metrics.queue_wait_seconds.labels(self.name, self._operation(key))
+            for waiting in taken:
+                wait_seconds.observe(now - waiting.item.enqueued_at)
+        return taken
+
     async def _run(self, key: Hashable, batch: list[_Waiting[T, R]]) -> None:
         started = time.monotonic()
         operation = self._operation(key)
         if self._metrics:
-            self._metrics.batch_size.labels(self.name, operation).observe(len(batch))
             wait_seconds = self._metrics.queue_wait_seconds.labels(self.name, operation)
             for waiting in batch:
                 wait_seconds.observe(started - waiting.item.enqueued_at)
         items = [w.item for w in batch]
+        self._arrived_while_running = False
         self._running = (key, started)
+        batch_span = self._batch_span = tracing.start_batch(
+            self._tracer, self.name, operation, items, started
+        )
+        inbox = JoinInbox(self, key, asyncio.get_running_loop()) if self._joinable(key) else None
+        results: Sequence[R | BaseException]
         try:
-            results = await self._worker.run(self._process, key, items)
+            if inbox is None:
+                results = await self._worker.run(self._process, key, items)
+            else:
+                results = await self._worker.run(self._process, key, items, inbox)
             if len(results) != len(batch):
                 raise RuntimeError(
                     f"{self.name}: process returned {len(results)} results for {len(batch)} items; "
@@ -414,20 +534,36 @@ class MicroBatcher(Generic[T, R]):
                 )
         except Exception as exc:  # the whole batch failed: every caller gets the error
             _LOGGER.exception("batch of %d failed on %s", len(batch), self.name)
-            results = [exc] * len(batch)  # type: ignore[list-item]
+            results = [exc] * len(batch)
         finally:
             self._running = None
+            tracing.end_batch(batch_span)
         elapsed = time.monotonic() - started
+        self._light_load = len(batch) == 1 and not self._arrived_while_running
         self._record_batch_s(key, elapsed)
         if self._metrics:
+            # Every call the batch served, the ones that joined it while it ran included.
+            served = len(batch) + (len(inbox.joined) if inbox else 0)
+            self._metrics.batch_size.labels(self.name, operation).observe(served)
             self._metrics.batch_seconds.labels(self.name, operation).observe(elapsed)
         for waiting, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                _fail(waiting, result)
-            elif not waiting.future.done() and not waiting.item.abandoned:
-                waiting.future.set_result(result)
-            else:
-                waiting.future.cancel()  # its caller left: nobody will read the result
+            _settle(waiting, result)
+        for waiting in inbox.joined if inbox else ():
+            # Joined rows were answered by ``finish``; one that was not is the batch's failure.
+            failed = next((r for r in results if isinstance(r, BaseException)), None)
+            _settle(waiting, failed or RuntimeError(f"{self.name}: a joined row ended without a result"))
+
+
+def _settle(waiting: _Waiting[Any, Any], result: Any) -> None:
+    """Answers one call with its result (or exception), unless it was answered or its caller left."""
+    if isinstance(result, BaseException):
+        _fail(waiting, result)
+    elif waiting.future.done():
+        return
+    elif not waiting.item.abandoned:
+        waiting.future.set_result(result)
+    else:
+        waiting.future.cancel()  # its caller left: nobody will read the result
 
 
 def _fail(waiting: _Waiting[Any, Any], error: BaseException) -> None:

@@ -2,7 +2,7 @@
 
 - A batch is computed for ``Row``s (the batcher's ``WorkItem``s): compute
   checks ``row.cancelled`` at every token or denoising step, and sends
-  partial results with ``row.emit``.
+  partial results with ``row.emit`` (worth preparing only when ``row.streaming``).
 - A row whose caller left (cancelled, or its deadline passed) gets ``None``
   as its result; the batcher then cancels that caller's future.
 - Weights load in one of ``DTYPE_NAMES``; ``torch_dtype`` maps the name.
@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -25,7 +26,24 @@ class Row(Protocol):
     @property
     def cancelled(self) -> bool: ...
 
+    @property
+    def streaming(self) -> bool:
+        """True when the caller reads ``emit``'s partial results."""
+        ...
+
     def emit(self, event: Any) -> None: ...
+
+
+class Inbox(Protocol):
+    """Calls that join a running batch (continuous batching; ``serving.batcher.JoinInbox``)."""
+
+    def joinable(self, active: int) -> int:
+        """How many waiting calls fit beside ``active`` rows now."""
+        ...
+
+    def take(self, active: int) -> Sequence[Any]:
+        """Rows to add to a batch of ``active`` rows (each with its ``payload``); often none."""
+        ...
 
 
 def torch_dtype(name: DtypeName) -> torch.dtype:

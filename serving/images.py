@@ -50,19 +50,29 @@ class ImageLimits:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """An RGB image and what it was sent as."""
+    """An RGB image, what it was sent as, and its size as sent (width, height)
+    (larger than ``image`` when a JPEG was decoded at a reduced scale)."""
 
     image: Image.Image
     media_type: str
+    sent_size: tuple[int, int] = (0, 0)
 
     @property
     def megapixels(self) -> float:
-        return self.image.width * self.image.height / 1_000_000
+        width, height = self.sent_size if self.sent_size != (0, 0) else self.image.size
+        return width * height / 1_000_000
 
 
-def decode_image(data: bytes, media_type: str, field: str, limits: ImageLimits) -> DecodedImage:
+def decode_image(
+    data: bytes, media_type: str, field: str, limits: ImageLimits, draft_px: int = 0
+) -> DecodedImage:
     """Decodes untrusted ``data`` into RGB; ``field`` is the request path used in errors
     (``images[0]``: violations name ``images[0].data`` or ``images[0].media_type``).
+
+    ``draft_px``: the image only needs to be at least this many pixels a side,
+    so a JPEG is decoded at the smallest of its 1/2, 1/4 or 1/8 scales that
+    keeps both sides at least that large (``Image.draft``): fewer pixels
+    decoded, and fewer to resize.
 
     Error descriptions are the service's own words: never Pillow's (which name its
     own limits) nor Python reprs of the buffer."""
@@ -80,7 +90,10 @@ def decode_image(data: bytes, media_type: str, field: str, limits: ImageLimits) 
             opened = Image.open(io.BytesIO(data))
             detected = _accepted_format(opened, data_field)
             _check_size(opened, data_field, max_pixels)
+            sent_size = opened.size
             opened.seek(0)  # the first frame of an animation
+            if draft_px and detected == "image/jpeg":
+                opened.draft(None, (draft_px, draft_px))
             opened.load()
             rgb = to_rgb(ImageOps.exif_transpose(opened))
     except errors.InvalidArgument:
@@ -103,7 +116,7 @@ def decode_image(data: bytes, media_type: str, field: str, limits: ImageLimits) 
         raise errors.InvalidArgument.of(
             f"{field}.media_type", f"says {media_type} but the bytes are {detected}; fix it or leave it empty"
         )
-    return DecodedImage(image=rgb, media_type=detected)
+    return DecodedImage(image=rgb, media_type=detected, sent_size=sent_size)
 
 
 def pixel_limit(limits: ImageLimits) -> int:

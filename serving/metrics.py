@@ -85,7 +85,8 @@ class BatchMetrics:
         )
         self.batch_size = Histogram(
             "imaging_batch_size",
-            f"Items per batch run on the model, in {_ITEMS}; {_OPERATION}.",
+            f"Items per batch run on the model (with continuous batching, those that joined it too), "
+            f"in {_ITEMS}; {_OPERATION}.",
             labels,
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import grpc
 
+from serving import tracing
 from serving.batcher import MicroBatcher, WorkItem
 from serving.server import ServingApp
 from serving.settings import ModelServerSettings
@@ -44,6 +45,8 @@ class ModelRuntime:
             app.batch_metrics,
             self._cost_key,
             self._operation,
+            self._joinable,
+            tracer=tracing.get_tracer(app.tracer_provider, "serving.batcher"),
         )
 
     def _process(self, key: Hashable, items: Sequence[WorkItem[Any]]) -> Sequence[Any]:
@@ -54,6 +57,11 @@ class ModelRuntime:
         """The key whose past batch times estimate ``key``'s (RetryInfo delays);
         a server whose keys are unique per call maps them to a shared one."""
         return key
+
+    def _joinable(self, key: Hashable) -> bool:
+        """True for keys whose running batch takes new items at each step
+        (continuous batching); ``_process`` then gets a ``JoinInbox`` too."""
+        return False
 
     def _operation(self, key: Hashable) -> str:
         """The ``operation`` label of ``key``'s queue and batch metrics (``key``

@@ -97,6 +97,28 @@ async def test_incompatible_calls_are_never_batched_together(
     assert sorted(byte_model.batch_sizes) == [2, 2]
 
 
+async def test_a_lone_caller_skips_the_batch_delay_and_a_burst_still_batches() -> None:
+    model = ByteCountModel()
+    async with fake_server(model, max_batch_delay_ms=300) as (app, stub):
+        waits = {"model": "fake", "operation": ""}
+        for n in (1, 2, 3):  # one caller, one call at a time: nobody to wait for
+            await stub.Caption(caption_request(n))
+        waited = sample(app, "imaging_queue_wait_seconds_sum", waits)
+        # The first call after start waits out the delay; the next two run at once.
+        assert 0.29 < waited < 0.29 + 2 * 0.25, waited
+        assert model.batch_sizes == [1, 1, 1]
+        # A burst: its first call runs at once, the others arrive while it runs and batch together.
+        model.started.clear()
+        model.gate.clear()
+        first = asyncio.ensure_future(stub.Caption(caption_request(4)))
+        await asyncio.to_thread(model.started.wait, 5)
+        rest = [asyncio.ensure_future(stub.Caption(caption_request(n))) for n in (5, 6, 7)]
+        await wait_until(lambda: queue_depth(app) == 3)
+        model.gate.set()
+        await asyncio.gather(first, *rest)
+        assert model.batch_sizes[3:] == [1, 3], model.batch_sizes
+
+
 async def test_full_queue_answers_resource_exhausted_with_retry_info(
     fake_channel: grpc.aio.Channel, byte_model: ByteCountModel
 ) -> None:

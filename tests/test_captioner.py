@@ -89,10 +89,23 @@ async def test_greedy_caption_is_the_same_batched_or_alone(
 ) -> None:
     images = [scene_image(seed) for seed in range(6)]
     alone = [await caption_text(captioner_stub, image, decoding=greedy()) for image in images]
-    batched = await asyncio.gather(
-        *(caption_text(captioner_stub, image, decoding=greedy()) for image in images)
-    )
+    (runtime,) = captioner_app._services
+    assert isinstance(runtime, CaptionerRuntime)
+    # The first call's decode is held until the other five wait: they then join it.
+    with decoder_held(runtime.engine.captioner.text_decoder) as entered:
+        first = asyncio.ensure_future(caption_text(captioner_stub, images[0], decoding=greedy()))
+        await asyncio.to_thread(entered.wait, 30)
+        others = [
+            asyncio.ensure_future(caption_text(captioner_stub, image, decoding=greedy()))
+            for image in images[1:]
+        ]
+        while runtime.batcher.queue_depth < len(others):
+            await asyncio.sleep(0.01)
+    batched = await asyncio.gather(first, *others)
     assert list(batched) == alone
+    # Callers are answered as their rows end; the batch's size is recorded when it ends.
+    while runtime.batcher._running is not None:
+        await asyncio.sleep(0.01)
     assert all(alone)
     body = (
         urllib.request.urlopen(f"http://127.0.0.1:{captioner_app.metrics_port}/metrics", timeout=5)
@@ -388,6 +401,46 @@ async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(
     assert (
         _metric(body, 'imaging_batch_size_count{model="captioner",operation="caption"}') - batches_before < 4
     ), "streams never batched"
+
+
+@pytest.mark.parametrize("continuous", [True, False], ids=["continuous", "fixed-batches"])
+async def test_a_stream_that_arrives_mid_decode_joins_it_and_ends_first(
+    tiny_blip: dict[str, Path], continuous: bool
+) -> None:
+    settings = tiny_captioner_settings(tiny_blip, continuous_batching=continuous, max_batch_delay_ms=0)
+    async with (
+        running(build_app(settings), grace_period_s=0) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+        limit = (await stub.GetModelInfo(pb.GetModelInfoRequest())).max_new_tokens_limit
+        events: list[str] = []
+        long_started = asyncio.Event()
+
+        async def follow(name: str, request: pb.StreamCaptionRequest) -> None:
+            async for message in stub.StreamCaption(request):
+                events.append(f"{name} {'token' if message.HasField('token') else 'caption'}")
+                long_started.set()
+
+        long = asyncio.create_task(
+            follow(
+                "long",
+                pb.StreamCaptionRequest(
+                    image=scene_image(1), decoding=greedy(max_new_tokens=limit, min_new_tokens=limit)
+                ),
+            )
+        )
+        await long_started.wait()
+        await follow(
+            "short", pb.StreamCaptionRequest(image=scene_image(2), decoding=greedy(max_new_tokens=2))
+        )
+        await long
+    assert events.count("long token") == limit and events.count("short caption") == 1
+    if continuous:
+        # The short call joined the running decode: answered while the long one still decodes.
+        assert events.index("short caption") < events.index("long caption"), events
+    else:
+        assert events.index("short token") > events.index("long caption"), events
 
 
 async def test_a_cancelled_stream_ends_and_the_server_keeps_serving(captioner_stub: Stub) -> None:

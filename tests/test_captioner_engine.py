@@ -1,5 +1,7 @@
 """The captioner engine without transport: per-row cancellation inside a
-batch, parity with ``generate()``, and loading the real BLIP-base layout."""
+batch, rows that join a running decode, parity with ``generate()``, the
+off-thread normaliser against BLIP's processor, and loading the real
+BLIP-base layout."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import pytest
 import torch
 
 from bench.checkpoints import save_blip_base_shaped
-from captioner_svc.engine import CaptionEngine, EngineConfig
-from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, TokenEvent
+from captioner_svc.engine import JOIN_AFTER_STEPS, CaptionEngine, EngineConfig
+from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, Strategy, TokenEvent
 from toyworld.world import render, sample_scene
 
 
@@ -25,6 +27,10 @@ class Listener:
     @property
     def cancelled(self) -> bool:
         return self.cancel_after is not None and len(self.events) >= self.cancel_after
+
+    @property
+    def streaming(self) -> bool:
+        return True
 
     def emit(self, event: Any) -> None:
         self.events.append(event)
@@ -72,6 +78,116 @@ def test_stepwise_greedy_equals_generate(engine: CaptionEngine) -> None:
         reference = engine.captioner.generate(pixel_values=pixels, max_new_tokens=10, do_sample=False)
     texts = engine.caption_processor.batch_decode(reference, skip_special_tokens=True)
     assert [r.text for r in ours if isinstance(r, CaptionResult)] == [t.strip() for t in texts]
+
+
+class Joining(Listener):
+    """A row that arrives while the batch decodes: the inbox hands it over with its job."""
+
+    def __init__(self, job: CaptionJob) -> None:
+        super().__init__()
+        self.payload = job
+
+
+class Inbox:
+    """Makes ``arrivals[step]`` wait from decode step number ``step`` on; hands
+    over what waits when the decode loop takes it."""
+
+    def __init__(self, arrivals: dict[int, list[Joining]]) -> None:
+        self.arrivals = arrivals
+        self.step = 0
+        self.pending: list[Joining] = []
+        self.joined_at: list[int] = []
+
+    def joinable(self, active: int) -> int:
+        self.pending += self.arrivals.get(self.step, [])
+        self.step += 1
+        return len(self.pending)
+
+    def take(self, active: int) -> list[Joining]:
+        self.joined_at.append(self.step - 1)
+        joining, self.pending = self.pending, []
+        return joining
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DecodeOptions(max_new_tokens=12),
+        DecodeOptions(max_new_tokens=12, min_new_tokens=9, repetition_penalty=1.3),
+        DecodeOptions(strategy=Strategy.SAMPLING, max_new_tokens=12, top_k=20, temperature=0.8),
+    ],
+    ids=["greedy", "min-tokens-and-penalty", "sampling"],
+)
+def test_rows_that_join_a_running_decode_caption_as_they_would_alone(
+    engine: CaptionEngine, options: DecodeOptions
+) -> None:
+    everything = [CaptionJob(render(sample_scene(seed)), seed) for seed in range(7)]
+    alone = [engine.caption(options, [job], [Listener()])[0] for job in everything]
+    late = {
+        2: [Joining(everything[3]), Joining(everything[4])],
+        5: [Joining(everything[5])],
+        6: [Joining(everything[6])],
+    }
+    finished: list[tuple[Any, CaptionResult]] = []
+    first = [Listener() for _ in range(3)]
+    results = engine.caption(
+        options, everything[:3], first, Inbox(late), lambda row, result: finished.append((row, result))
+    )
+    joined = [row for rows in late.values() for row in rows]
+    by_row = {id(row): result for row, result in finished}
+    assert len(finished) == 7, "every row, joined ones included, is answered as it ends"
+    assert results == [by_row[id(row)] for row in first]
+    for row, expected in zip([*first, *joined], alone, strict=True):
+        got = by_row[id(row)]
+        assert isinstance(got, CaptionResult) and isinstance(expected, CaptionResult)
+        assert (got.text, got.token_ids, got.finish) == (expected.text, expected.token_ids, expected.finish)
+        assert got.mean_log_probability == pytest.approx(expected.mean_log_probability, abs=1e-4)
+        # The streamed pieces add up to the caption, for joined rows too.
+        assert "".join(event.text for event in row.events) == got.text
+
+
+def test_a_joined_row_leaves_when_its_caller_cancels(engine: CaptionEngine) -> None:
+    options = DecodeOptions(max_new_tokens=15, min_new_tokens=15)
+    leaver = Joining(jobs(2)[1])
+    leaver.cancel_after = 3
+    inbox = Inbox({1: [leaver]})
+    rows_per_pass: list[int] = []
+    handle = engine.captioner.text_decoder.register_forward_hook(
+        lambda module, args, kwargs, output: rows_per_pass.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    try:
+        results = engine.caption(options, jobs(1), [Listener()], inbox)
+    finally:
+        handle.remove()
+    assert len(leaver.events) == 3
+    assert isinstance(results[0], CaptionResult) and len(results[0].token_ids) == 15
+    # Prefill and a step alone; the joiner's prefill; two steps of two rows (the joiner's
+    # tokens 2 and 3); then one row again for the rest.
+    assert rows_per_pass == [1, 1, 1, 2, 2] + [1] * 11, rows_per_pass
+
+
+def test_calls_join_when_as_many_wait_as_decode_or_after_a_few_tokens(engine: CaptionEngine) -> None:
+    options = DecodeOptions(max_new_tokens=12, min_new_tokens=12)
+    late = Joining(jobs(5)[4])
+    inbox = Inbox({1: [late]})
+    engine.caption(options, jobs(3), [Listener() for _ in range(3)], inbox)
+    # One waits while three decode: it joins only after JOIN_AFTER_STEPS tokens.
+    assert inbox.joined_at == [1 + JOIN_AFTER_STEPS - 1], inbox.joined_at
+    crowd = [Joining(job) for job in jobs(4)[1:]]
+    inbox = Inbox({1: crowd})
+    engine.caption(options, jobs(1), [Listener()], inbox)
+    assert inbox.joined_at == [1]  # three wait while one decodes: they join at once
+
+
+def test_the_off_thread_normaliser_matches_blips_processor(engine: CaptionEngine) -> None:
+    normalizer = engine.caption_normalizer
+    assert normalizer is not None
+    for seed in range(5):
+        image = render(sample_scene(seed), normalizer.size_px)
+        ours = torch.from_numpy(normalizer(image))
+        theirs = engine.pixel_values(engine.caption_processor, [image])[0]
+        assert torch.allclose(ours, theirs, atol=1e-5)
 
 
 @pytest.mark.slow
