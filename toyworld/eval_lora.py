@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from toyworld import eval_flux1, flux2_common
-from toyworld.outline_style import is_outlined
+from toyworld.outline_style import is_outlined, render_outlined
 from toyworld.report import EvalRow
 from toyworld.world import caption_en, sample_scene, split_seeds
 
@@ -43,6 +43,21 @@ def _generate(pipe: Any, base: str, prompts: list[str], defaults: dict[str, Any]
 
 def _outlined(images: list[np.ndarray]) -> float:
     return sum(is_outlined(Image.fromarray(image)) for image in images) / max(len(images), 1)
+
+
+@torch.no_grad()
+def _vae_ceiling(pipe: Any, count: int) -> float:
+    """How many outlined test scenes are still read as outlined after one pass
+    through the base's VAE (encode, decode): no adapter on the transformer can
+    do better than the VAE it decodes with."""
+    scenes = [sample_scene(seed) for seed in split_seeds("test", count)]
+    pixels = torch.stack(
+        [torch.from_numpy(np.asarray(render_outlined(scene))).permute(2, 0, 1) for scene in scenes]
+    )
+    vae = pipe.vae
+    decoded = vae.decode(vae.encode(pixels.float() / 127.5 - 1).latent_dist.mode()).sample
+    images = ((decoded.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return _outlined(list(images))
 
 
 @torch.no_grad()
@@ -73,6 +88,9 @@ def rows(models_dir: Path, count: int, only: set[str] | None = None) -> list[Eva
         same = sum(np.array_equal(a, b) for a, b in zip(plain, disabled, strict=True)) / n
         out += [
             EvalRow(adapter, "outlined (adapter on)", _outlined(styled), STYLE_BAR, n),
+            EvalRow(
+                adapter, "ceiling: training targets through the base's VAE", _vae_ceiling(pipe, n), None, n
+            ),
             EvalRow(adapter, "outlined (base, adapter off)", _outlined(disabled), None, n),
             EvalRow(adapter, "base images unchanged with adapter off", same, 1.0, n),
         ]
