@@ -391,7 +391,7 @@ def main() -> None:
             row.inputs,
             row.mode,
             str(row.concurrency),
-            f"{row.images_per_s:.1f}",
+            f"{row.images_per_s:.2f}",
             f"{row.p50_ms:.0f}",
             f"{row.p99_ms:.0f}",
             row.note,
