@@ -92,8 +92,9 @@ def _request(seed: int, steps: int | None = None) -> pb.GenerateRequest:
     return pb.GenerateRequest(spec=spec)
 
 
-def _in_process_seconds(checkpoint: Path, calls: int) -> list[float]:
-    """The same pipeline call the server makes, timed without the server."""
+def _in_process(checkpoint: Path, calls: int) -> tuple[list[float], float, float]:
+    """The same pipeline call the server makes, timed without the server: seconds per
+    call, and images/s one prompt per call and four per call (batching's ceiling)."""
     from diffusers import FluxPipeline
 
     pipe = FluxPipeline.from_pretrained(checkpoint)
@@ -115,7 +116,13 @@ def _in_process_seconds(checkpoint: Path, calls: int) -> list[float]:
         image = pipe(PROMPT, generator=torch.Generator().manual_seed(seed), **kwargs).images[0]
         image.save(Path(tempfile.gettempdir()) / "generator-bench.png")  # the server encodes a PNG too
         seconds.append(time.perf_counter() - started)
-    return seconds
+    batches = max(1, calls // 4)
+    started = time.perf_counter()
+    for batch in range(batches):
+        generators = [torch.Generator().manual_seed(4 * batch + i) for i in range(4)]
+        pipe([PROMPT] * 4, generator=generators, **kwargs)
+    batched = 4 * batches / (time.perf_counter() - started)
+    return seconds, 1 / statistics.median(seconds), batched
 
 
 async def _grpc_seconds(stub: generator_pb2_grpc.GeneratorServiceStub, calls: int) -> list[float]:
@@ -170,7 +177,15 @@ async def run(checkpoint: Path, calls: int) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as directory:
         variants = _variants_file(checkpoint, Path(directory))
-        in_process = _in_process_seconds(checkpoint, calls)
+        in_process, one_rate, four_rate = _in_process(checkpoint, calls)
+        rows.append(
+            Row(
+                "in-process throughput",
+                "1 prompt / 4 prompts per pipeline call",
+                f"{one_rate:.2f} / {four_rate:.2f} images/s",
+                f"batching's ceiling x{four_rate / one_rate:.2f}",
+            )
+        )
         for batch in (4, 1):
             app = await _server(variants, batch)
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
@@ -203,6 +218,18 @@ async def run(checkpoint: Path, calls: int) -> list[Row]:
                         )
                     )
             await app.stop(grace_period_s=1, drain_delay_s=0)
+    at_four = {
+        row.setting: float(row.value.split()[0]) for row in rows if row.setting.startswith("concurrency 4")
+    }
+    batched, alone = at_four["concurrency 4, max_batch_size 4"], at_four["concurrency 4, max_batch_size 1"]
+    rows.append(
+        Row(
+            "batching",
+            "concurrency 4: max_batch_size 4 / 1",
+            f"x{batched / alone:.2f}",
+            f"{batched / alone / (four_rate / one_rate):.0%} of the in-process ceiling",
+        )
+    )
     return rows
 
 
@@ -236,7 +263,7 @@ def main() -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(row.measure, row.setting, row.value, row.note)
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 if __name__ == "__main__":
