@@ -134,7 +134,8 @@ class Generation:
         return _Call(plan, job, decoded.pixels)
 
     async def _finish(self, call: _Call, result: GenerationResult, arrived: float) -> Generated:
-        """Encodes (off the event loop) and prices the images, and records the call."""
+        """Encodes (small images on the event loop, others in a thread) and prices
+        the images, and records the call."""
         plan, key = call.plan, call.plan.key
         encode_started = time.perf_counter()
         if key.width_px * key.height_px <= INLINE_ENCODE_MAX_PIXELS:
@@ -174,9 +175,9 @@ class Generation:
         metrics.latency_seconds.labels(variant).observe(time.monotonic() - arrived)
 
 
-# Output images up to this size are encoded on the event loop (a 64x64 PNG takes
-# 0.5 ms, a 128x128 one at most 2 ms: less than a thread hand-off costs under
-# load); larger ones in a thread, so the loop stays responsive.
+# Output images up to this size are encoded on the event loop (measured here: 0.5 ms
+# for a 64x64 PNG, 1.6 ms for a noisy 128x128 one), saving a thread hand-off;
+# larger ones in a thread, so the loop stays responsive.
 INLINE_ENCODE_MAX_PIXELS = 128 * 128
 
 

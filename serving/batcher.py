@@ -175,7 +175,7 @@ class JoinInbox:
 
     def take(self, active: int) -> list[WorkItem[Any]]:
         room = self._batcher.max_batch_size - active
-        if room <= 0 or not self._batcher._queues.get(self._key):
+        if not self.joinable(active):
             return []
         future = asyncio.run_coroutine_threadsafe(self._batcher._take_joiners(self._key, room), self._loop)
         try:
@@ -501,19 +501,20 @@ class MicroBatcher(Generic[T, R]):
         tracing.record_joins(
             self._tracer, self._batch_span, self.name, self._operation(key), [w.item for w in taken], now
         )
-        if self._metrics and taken:
-            wait_seconds = self._metrics.queue_wait_seconds.labels(self.name, self._operation(key))
-            for waiting in taken:
-                wait_seconds.observe(now - waiting.item.enqueued_at)
+        self._observe_waits(self._operation(key), taken, now)
         return taken
+
+    def _observe_waits(self, operation: str, batch: list[_Waiting[T, R]], now: float) -> None:
+        """Each item's time in the queue, up to ``now`` (its batch starts or it joins one)."""
+        if self._metrics and batch:
+            wait_seconds = self._metrics.queue_wait_seconds.labels(self.name, operation)
+            for waiting in batch:
+                wait_seconds.observe(now - waiting.item.enqueued_at)
 
     async def _run(self, key: Hashable, batch: list[_Waiting[T, R]]) -> None:
         started = time.monotonic()
         operation = self._operation(key)
-        if self._metrics:
-            wait_seconds = self._metrics.queue_wait_seconds.labels(self.name, operation)
-            for waiting in batch:
-                wait_seconds.observe(started - waiting.item.enqueued_at)
+        self._observe_waits(operation, batch, started)
         items = [w.item for w in batch]
         self._arrived_while_running = False
         self._running = (key, started)
