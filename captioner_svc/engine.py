@@ -47,7 +47,8 @@ class EngineConfig:
 
     ``caption_model`` / ``retrieval_model``: a checkpoint directory or hub id;
     empty disables the capabilities that need it. ``adapters`` maps a request
-    name to a LoRA adapter directory on the caption model.
+    name to a LoRA adapter directory on the caption model. ``cpu_threads`` > 0
+    sets torch's intra-op thread count (process-wide) when loading.
     """
 
     caption_model: str = ""
@@ -55,6 +56,7 @@ class EngineConfig:
     adapters: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     dtype: DtypeName = "float32"
+    cpu_threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class CaptionEngine:
     def load(self) -> None:
         """Loads every configured checkpoint (worker thread; may take minutes)."""
         started = time.perf_counter()
+        if self.config.cpu_threads:
+            torch.set_num_threads(self.config.cpu_threads)
         if self.config.caption_model:
             self.caption_processor = BlipProcessor.from_pretrained(self.config.caption_model)
             self.captioner = self._load(BlipForConditionalGeneration, self.config.caption_model)

@@ -43,6 +43,7 @@ class CaptionerRuntime(ModelRuntime):
                 adapters=dict(settings.adapters) if settings.caption_model else {},
                 device=settings.device,
                 dtype=settings.dtype,
+                cpu_threads=settings.cpu_threads,
             )
         )
         self._continuous = settings.continuous_batching

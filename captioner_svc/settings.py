@@ -53,6 +53,12 @@ class CaptionerSettings(ModelServerSettings):
         description='LoRA adapters of the caption model by request name, as JSON: {"fr": "/path"}.',
     )
     device: Literal["cpu", "cuda"] = Field("cpu", description="Where the models run.")
+    cpu_threads: int = Field(
+        0,
+        ge=0,
+        description="torch intra-op CPU threads for the whole process; 0 keeps torch's default (one per "
+        "core). Set it to the container's CPU limit: more threads than free cores make every step slower.",
+    )
     dtype: DtypeName = Field("float32", description="Model weights' dtype.")
     default_max_new_tokens: int = Field(
         30, ge=1, description="max_new_tokens when a request leaves it unset."

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from pydantic import ValidationError
 
+from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.settings import CaptionerSettings
 from gateway.settings import GatewaySettings
 from serving.batcher import BatcherSettings
@@ -39,3 +41,19 @@ def test_settings_are_frozen() -> None:
     settings = CaptionerSettings()
     with pytest.raises(ValidationError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_captioner_cpu_threads_set_torchs_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More torch threads than free cores make every decode step slower: the knob reaches torch."""
+    monkeypatch.setenv("CAPTIONER_CPU_THREADS", "1")
+    settings = load_settings(CaptionerSettings, [])
+    assert settings.cpu_threads == 1
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        CaptionEngine(EngineConfig(cpu_threads=settings.cpu_threads)).load()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValidationError, match="cpu_threads"):
+        CaptionerSettings(cpu_threads=-1)
