@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
 from diffusers.pipelines.flux.pipeline_flux import FluxPipeline
+from PIL import Image
 
 from toyworld.flux1_common import FLUX1_SIZE_PX, flux1_mu, flux1_shift, flux1_step_sigmas, flux1_text_ids
 from toyworld.world import caption_en, sample_scene, split_seeds
@@ -43,6 +44,12 @@ noise to its image with no CFG (velocity `noise - image` at every noise level, h
 1-, 2- and 4-step grids), a quarter of each batch keeping the original rectified-flow loss on real
 latents. One Euler step from the noise then lands near the teacher's image, so 1-4 steps without
 CFG work, as BFL's schnell is meant to be used.
+"""
+FILTERED = """
+The teacher's samples were judged before training: only the {kept} of {scenes} images that the
+shipped captioner reads as exactly their prompt (and, for one object, whose pixels agree on its
+colour and side) were kept (`--filter-pool`), so the student learns the straight paths to the
+teacher's right images only: rejection-sampled reflow. No gradient passes through the captioner.
 """
 
 
@@ -112,6 +119,36 @@ def teacher_samples(
     return torch.cat(out)
 
 
+@torch.no_grad()
+def judge_pool(vae: AutoencoderKL, x0: torch.Tensor, scenes: list[Any], captioner: Path) -> torch.Tensor:
+    """Which teacher samples draw their prompt: the shipped captioner's caption of the
+    decoded image equals the prompt (colour, size, shape and position of every object),
+    and for one object the pixels agree on its colour and side. A rejection-sampled
+    pool: the student learns the straight paths to the teacher's right images only."""
+    from toyworld.eval_flux1 import ShapeReader
+    from toyworld.flux1_common import read_colour_and_side
+
+    reader = ShapeReader(captioner)
+    keep = []
+    for start in range(0, len(x0), 200):
+        packed = x0[start : start + 200]
+        scale_factor = 2 ** (len(vae.config["block_out_channels"]) - 1)
+        latents = FluxPipeline._unpack_latents(packed, FLUX1_SIZE_PX, FLUX1_SIZE_PX, scale_factor)
+        latents = latents / vae.config["scaling_factor"] + vae.config["shift_factor"]
+        pixels = vae.decode(latents).sample.clamp(-1, 1)
+        images = ((pixels + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        inputs = reader.processor(images=[Image.fromarray(image) for image in images], return_tensors="pt")
+        ids = reader.model.generate(**inputs, max_new_tokens=20)
+        captions = reader.processor.batch_decode(ids, skip_special_tokens=True)
+        for image, caption, scene in zip(images, captions, scenes[start : start + 200], strict=True):
+            right = caption.strip() == caption_en(scene)
+            if right and len(scene.objects) == 1:
+                colour, third = read_colour_and_side(image)
+                right = (colour, third) == (scene.objects[0].colour, scene.objects[0].position)
+            keep.append(right)
+    return torch.tensor(keep)
+
+
 def reflow(model: str, args: argparse.Namespace, runs: Path, models: Path) -> None:
     """Distils models/MODEL into a few-step, CFG-free student within ``--minutes``; resumable."""
     from toyworld.train_flux1 import (
@@ -156,6 +193,11 @@ def reflow(model: str, args: argparse.Namespace, runs: Path, models: Path) -> No
         torch.save(pool, pool_path)
         log(f"teacher pool: {args.scenes} samples in {time.time() - started:.0f}s")
     del teacher
+    if args.filter_pool and "keep" not in pool:
+        pool["keep"] = judge_pool(vae, pool["x0"], scenes, models / "blip-captioner")
+        torch.save(pool, pool_path)
+    kept = pool["keep"].nonzero()[:, 0] if args.filter_pool else torch.arange(args.scenes)
+    log(f"teacher pool: training on {len(kept)} of {args.scenes} samples")
     opt = torch.optim.AdamW(parts.modules.parameters(), lr=args.lr, weight_decay=0.01)
     state_path = run / "state.pt"
     elapsed_before, step = 0.0, 0
@@ -177,7 +219,7 @@ def reflow(model: str, args: argparse.Namespace, runs: Path, models: Path) -> No
     while (elapsed := elapsed_before + time.monotonic() - start) < budget:
         for group in opt.param_groups:
             group["lr"] = lr_at(elapsed / budget, args.lr)
-        pick = torch.randint(0, args.scenes, (n_reflow,), generator=gen)
+        pick = kept[torch.randint(0, len(kept), (n_reflow,), generator=gen)]
         z, x0 = pool["noise"][pick], pool["x0"][pick]
         c_ids, t_ids = clip_ids[pick], t5_ids[pick]
         real = torch.randint(0, len(packed), (args.batch - n_reflow,), generator=gen)
@@ -211,8 +253,9 @@ def reflow(model: str, args: argparse.Namespace, runs: Path, models: Path) -> No
     elapsed = elapsed_before + time.monotonic() - start
     save_state(state_path, parts, opt, elapsed, step)
     args.run_name = run.name  # the model card reads the recipe from this run's folder
-    (run / "recipe.md").write_text(
-        RECIPE.format(steps=args.teacher_steps, cfg=args.teacher_cfg, scenes=args.scenes)
-    )
+    recipe = RECIPE.format(steps=args.teacher_steps, cfg=args.teacher_cfg, scenes=args.scenes)
+    if args.filter_pool:
+        recipe += FILTERED.format(kept=len(kept), scenes=args.scenes)
+    (run / "recipe.md").write_text(recipe)
     export(model, parts, vae, args, elapsed, step)
     log(f"reflow done: {step} steps in {elapsed / 60:.1f} min ({FLUX1_SIZE_PX}px)")

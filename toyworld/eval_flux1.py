@@ -8,8 +8,8 @@ when models/blip-captioner is present, by the shipped captioner for the shape.
 
 Bars apply to each model's shipped defaults (imaging_defaults.json); the
 other step counts and CFG settings are reported without a bar. To stay within
-a few minutes on one thread, at most 100 single-object prompts per figure,
-50 two-object prompts and 50 captioner readings per figure are used.
+a few minutes on one thread, at most 300 single-object prompts per figure
+(each also read by the captioner) and 50 two-object prompts are used.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ from toyworld.flux1_common import FLUX1_SIZE_PX, read_colour_and_side, read_defa
 from toyworld.report import EvalRow
 from toyworld.world import Scene, caption_en, sample_scene, split_seeds
 
-SINGLE_CAP = 100
+SINGLE_CAP = 300
 TWO_CAP = 50
-SHAPE_CAP = 50
+SHAPE_CAP = 300
 BATCH = 50
 COLOUR_BAR, POSITION_BAR, SHAPE_BAR = 0.90, 0.95, 0.60
+# schnell is for 1-4 steps: its bars at 1 and 2 steps, and a higher shape bar at its default.
+SCHNELL_FEW_STEP_COLOUR_BARS = {1: 0.90, 2: 0.95}
+SCHNELL_SHAPE_BAR = 0.90
 SCHNELL_SETTINGS = [(steps, cfg) for cfg in (1.0, 3.0) for steps in (1, 2, 4, 8)]
 
 
@@ -112,10 +115,12 @@ def single_object_rows(
         colour = np.mean([r[0] == s.objects[0].colour for r, s in zip(reads, scenes, strict=True)])
         side = np.mean([r[1] == s.objects[0].position for r, s in zip(reads, scenes, strict=True)])
         is_default = (steps, cfg) == default
+        schnell = model == "flux1-schnell"
         label = setting_label(pipe, defaults, steps, cfg) + (" (default)" if is_default else "")
-        rows.append(
-            EvalRow(model, f"colour, {label}", float(colour), COLOUR_BAR if is_default else None, len(scenes))
-        )
+        colour_bar = COLOUR_BAR if is_default else None
+        if schnell and cfg == 1.0:
+            colour_bar = SCHNELL_FEW_STEP_COLOUR_BARS.get(steps, colour_bar)
+        rows.append(EvalRow(model, f"colour, {label}", float(colour), colour_bar, len(scenes)))
         rows.append(
             EvalRow(
                 model, f"position, {label}", float(side), POSITION_BAR if is_default else None, len(scenes)
@@ -125,9 +130,8 @@ def single_object_rows(
             shown = scenes[:SHAPE_CAP]
             shapes = reader.shapes(images[: len(shown)])
             shape = np.mean([got == s.objects[0].shape for got, s in zip(shapes, shown, strict=True)])
-            rows.append(
-                EvalRow(model, f"shape, {label}", float(shape), SHAPE_BAR if is_default else None, len(shown))
-            )
+            shape_bar = (SCHNELL_SHAPE_BAR if schnell else SHAPE_BAR) if is_default else None
+            rows.append(EvalRow(model, f"shape, {label}", float(shape), shape_bar, len(shown)))
     return rows
 
 

@@ -17,6 +17,9 @@ Stages (``--stage``):
 * ``reflow``: few-step distillation of the shipped schnell-like model
   (``toyworld/distill_flux1.py``): straight paths from noise to the teacher's
   images, so 1-4 steps work without CFG.
+* ``widen-vae`` / ``install-vae``: teaches the shared VAE outlined shapes
+  without moving its latent space (``toyworld/widen_flux1_vae.py``), then
+  copies it over both bases.
 * ``export``: writes the EMA weights as a FluxPipeline directory under models/.
 
 Training is time-boxed (``--minutes``), checkpoints under runs/ every few
@@ -633,6 +636,12 @@ def model_card(model: str, pipe: FluxPipeline, defaults: dict[str, Any], info: d
     vae_line = (
         f"{vae_info['steps']} full steps and {vae_info.get('decoder_steps', 0)} decoder-only steps, "
         f"{vae_info['seconds'] / 60:.0f} min in all"
+        + (
+            f", then {vae_info['widened_steps']} steps ({vae_info['widened_seconds'] / 60:.0f} min) "
+            "widening it to outlined shapes with its latent space held (`toyworld/widen_flux1_vae.py`)"
+            if "widened_steps" in vae_info
+            else ""
+        )
         if vae_info
         else "see runs/flux1-vae"
     )
@@ -703,10 +712,17 @@ def main(model: str, argv: list[str]) -> None:
     """Entry point called by ``toyworld.train`` with the model name and remaining arguments."""
     parser = argparse.ArgumentParser(prog=f"python -m toyworld.train {model}", description=__doc__)
     parser.add_argument(
-        "--stage", choices=("vae", "decoder", "transformer", "reflow", "export"), default="transformer"
+        "--stage",
+        choices=("vae", "decoder", "transformer", "reflow", "widen-vae", "install-vae", "export"),
+        default="transformer",
     )
     parser.add_argument("--teacher-steps", type=int, default=8, help="reflow: the teacher's sampling steps")
     parser.add_argument("--teacher-cfg", type=float, default=3.0, help="reflow: the teacher's true CFG scale")
+    parser.add_argument(
+        "--filter-pool",
+        action="store_true",
+        help="reflow: keep only the teacher samples the shipped captioner reads as their prompt",
+    )
     parser.add_argument("--scenes", type=int, default=20000, help="train-split scenes to use")
     parser.add_argument("--minutes", type=float, default=60.0, help="transformer time budget")
     parser.add_argument("--batch", type=int, default=64)
@@ -745,5 +761,13 @@ def main(model: str, argv: list[str]) -> None:
         from toyworld.distill_flux1 import reflow
 
         reflow(model, args, RUNS, MODELS)
+    elif args.stage == "widen-vae":
+        from toyworld.widen_flux1_vae import widen_vae
+
+        widen_vae(args)
+    elif args.stage == "install-vae":
+        from toyworld.widen_flux1_vae import install
+
+        install()
     else:
         export_only(model, args)

@@ -120,3 +120,50 @@ def test_one_and_two_steps_already_draw_the_prompt(pipe, steps):
     side = np.mean([r[1] == s.objects[0].position for r, s in zip(reads, scenes, strict=True)])
     assert colour >= 0.75
     assert side >= 0.9
+
+
+def _round_trip(vae, images: list[np.ndarray]) -> np.ndarray:
+    pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        decoded = vae.decode(vae.encode(pixels).latent_dist.mode()).sample
+    return ((decoded.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def test_the_shared_vae_draws_outlines_and_keeps_plain_scenes(pipe):
+    """The VAE was widened to outlined shapes (the outline LoRA's style) without losing plain scenes."""
+    from PIL import Image
+
+    from toyworld.outline_style import is_outlined, render_outlined
+    from toyworld.world import render
+
+    scenes = [sample_scene(seed) for seed in split_seeds("test", 30)]
+    outlined = [np.asarray(render_outlined(scene)) for scene in scenes]
+    readable = [image for image in outlined if is_outlined(Image.fromarray(image))]
+    decoded = _round_trip(pipe.vae, readable)
+    assert np.mean([is_outlined(Image.fromarray(image)) for image in decoded]) >= 0.8
+    plain = [np.asarray(render(scene, 64)) for scene in scenes]
+    error = np.abs(_round_trip(pipe.vae, plain).astype(np.int16) - np.stack(plain)).mean()
+    assert error < 8.0  # of 255: plain scenes come back as drawn, filled
+    assert not any(is_outlined(Image.fromarray(image)) for image in _round_trip(pipe.vae, plain))
+
+
+def test_the_reflow_judge_keeps_images_of_their_prompt_and_rejects_others(pipe):
+    """``judge_pool`` (rejection-sampled reflow) keeps a latent drawing its prompt, not another one."""
+    from diffusers import FluxPipeline
+
+    from toyworld.distill_flux1 import judge_pool
+    from toyworld.world import render
+
+    captioner = MODEL_DIR.parent / "blip-captioner"
+    if not (captioner / "config.json").exists():
+        pytest.skip("models/blip-captioner is not present")
+    scenes = [sample_scene(seed) for seed in split_seeds("test", 12)]
+    vae = pipe.vae
+    pixels = torch.from_numpy(np.stack([np.asarray(render(s, 64)) for s in scenes])).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        means = vae.encode(pixels.float() / 127.5 - 1).latent_dist.mean
+    scaled = (means - vae.config["shift_factor"]) * vae.config["scaling_factor"]
+    packed = FluxPipeline._pack_latents(scaled, *scaled.shape)
+    assert judge_pool(vae, packed, scenes, captioner).float().mean() >= 0.9
+    others = scenes[1:] + scenes[:1]  # every image under another scene's prompt
+    assert judge_pool(vae, packed, others, captioner).float().mean() <= 0.1
