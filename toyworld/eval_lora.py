@@ -45,15 +45,17 @@ def _outlined(images: list[np.ndarray]) -> float:
     return sum(is_outlined(Image.fromarray(image)) for image in images) / max(len(images), 1)
 
 
+def _targets(count: int) -> list[np.ndarray]:
+    """The outlined renders of ``count`` test scenes: what a perfect adapter would draw."""
+    return [np.asarray(render_outlined(sample_scene(seed))) for seed in split_seeds("test", count)]
+
+
 @torch.no_grad()
 def _vae_ceiling(pipe: Any, count: int) -> float:
     """How many outlined test scenes are still read as outlined after one pass
     through the base's VAE (encode, decode): no adapter on the transformer can
     do better than the VAE it decodes with."""
-    scenes = [sample_scene(seed) for seed in split_seeds("test", count)]
-    pixels = torch.stack(
-        [torch.from_numpy(np.asarray(render_outlined(scene))).permute(2, 0, 1) for scene in scenes]
-    )
+    pixels = torch.stack([torch.from_numpy(target.copy()).permute(2, 0, 1) for target in _targets(count)])
     vae = pipe.vae
     decoded = vae.decode(vae.encode(pixels.float() / 127.5 - 1).latent_dist.mode()).sample
     images = ((decoded.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
@@ -88,6 +90,7 @@ def rows(models_dir: Path, count: int, only: set[str] | None = None) -> list[Eva
         same = sum(np.array_equal(a, b) for a, b in zip(plain, disabled, strict=True)) / n
         out += [
             EvalRow(adapter, "outlined (adapter on)", _outlined(styled), STYLE_BAR, n),
+            EvalRow(adapter, "the style targets themselves", _outlined(_targets(n)), None, n),
             EvalRow(
                 adapter, "ceiling: training targets through the base's VAE", _vae_ceiling(pipe, n), None, n
             ),
