@@ -27,7 +27,7 @@ from toyworld.outline_style import is_outlined
 SHIPPED = REPO_ROOT / "models" / "flux1-schnell"
 SHIPPED_KLEIN = REPO_ROOT / "models" / "flux2-klein"
 SEEDS = 8
-# Big shapes: the toy VAEs cannot draw a small shape's two-pixel outline, so small ones stay filled.
+# Big shapes: the toy VAEs still fill in many small shapes' two-pixel outlines (small triangles most).
 PROMPTS = (
     "a big red circle on the left",
     "a big blue square on the right",

@@ -12,7 +12,8 @@ import dataclasses
 import json
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from PIL import Image
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import Qwen2Tokenizer, Qwen3Config, Qwen3ForCausalLM
 
+from toyworld import variety
 from toyworld.world import (
     COLOURS,
     POSITIONS,
@@ -31,6 +33,7 @@ from toyworld.world import (
     Shape,
     caption_en,
     caption_fr,
+    render,
     sample_scene,
 )
 
@@ -231,6 +234,147 @@ def edit_pair(seed: int) -> tuple[Scene, Scene]:
     return reference, target
 
 
+# ----------------------------------------------------------------------------- varied backgrounds
+
+RGB = tuple[int, int, int]
+# Reference-edit tasks: 1 = recolour one reference; 2..4 = combine attributes of k references.
+MULTI_REFERENCE_COUNTS = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Backdrop:
+    """A world-v2 background at 64x64: plain, two-tone gradient or low-contrast texture."""
+
+    kind: str
+    a: RGB
+    b: RGB
+    angle: float
+    texture: float
+    seed: int
+
+
+def sample_backdrop(rng: random.Random, seed: int, avoid: Sequence[RGB]) -> Backdrop:
+    """Draws a backdrop like ``variety.sample_look`` (any brightness and hue, black and white
+    included) that keeps world v2's contrast to every colour in ``avoid``."""
+    kind = rng.choices(("plain", "gradient", "texture"), weights=(0.45, 0.3, 0.25))[0]
+    for _ in range(50):
+        a = variety._background_colour(rng)
+        b = variety._background_colour(rng) if kind == "gradient" else a
+        if all(min(math.dist(c, a), math.dist(c, b)) >= variety._MIN_CONTRAST for c in avoid):
+            break
+    else:  # as world v2: black or white, whichever is farther from the objects
+        black_white: tuple[RGB, RGB] = ((0, 0, 0), (255, 255, 255))
+        a = b = max(black_white, key=lambda bg: min(math.dist(c, bg) for c in avoid))
+    angle = rng.uniform(0, 2 * math.pi)
+    texture = rng.uniform(4, 14) if kind == "texture" else 0.0
+    return Backdrop(kind, a, b, angle, texture, seed)
+
+
+def backdrop_pixels(backdrop: Backdrop, size_px: int = IMAGE_SIZE) -> np.ndarray:
+    """The backdrop as a float (H, W, 3) array, drawn by world v2's background code."""
+    look = variety.Look(
+        width=size_px,
+        height=size_px,
+        background=(backdrop.kind, backdrop.a, backdrop.b),
+        gradient_angle=backdrop.angle,
+        texture=backdrop.texture,
+        colours=(),
+        rotations=(),
+        antialias=False,
+        blur=0.0,
+        noise=0.0,
+        jpeg_quality=None,
+        alpha="none",
+    )
+    return variety._background(look, backdrop.seed)
+
+
+def render_on(scene: Scene, backdrop: Backdrop | None, size_px: int = IMAGE_SIZE) -> Image.Image:
+    """Renders ``scene`` (shapes exactly as ``world.render``) on ``backdrop`` (None: its grey)."""
+    if backdrop is None:
+        return render(scene, size_px)
+    # Palette colours are never black, so the shapes are wherever a black canvas changed.
+    shapes = np.asarray(render(dataclasses.replace(scene, background=0), size_px), dtype=np.float32)
+    drawn = shapes.max(axis=2, keepdims=True) > 0
+    pixels = np.where(drawn, shapes, backdrop_pixels(backdrop, size_px))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
+@dataclass(frozen=True)
+class EditExample:
+    """Reference scenes with their backdrops, and the target scene and backdrop."""
+
+    references: tuple[Scene, ...]
+    backdrops: tuple[Backdrop, ...]
+    target: Scene
+    backdrop: Backdrop
+
+    def reference_images(self) -> list[Image.Image]:
+        return [render_on(s, b) for s, b in zip(self.references, self.backdrops, strict=True)]
+
+    def target_image(self) -> Image.Image:
+        return render_on(self.target, self.backdrop)
+
+
+def recolour_example(seed: int) -> EditExample:
+    """The one-reference edit of ``seed``: ``edit_pair`` on a varied backdrop that contrasts
+    with both colours; the target keeps shape, size, position, jitter and backdrop."""
+    reference, target = edit_pair(seed)
+    rng = random.Random(seed * 104_729 + 5)
+    avoid = [COLOURS[reference.objects[0].colour], COLOURS[target.objects[0].colour]]
+    backdrop = sample_backdrop(rng, seed, avoid)
+    return EditExample((reference,), (backdrop,), target, backdrop)
+
+
+def reference_scene(seed: int) -> tuple[Scene, Backdrop]:
+    """A single-shape reference of ``seed`` on its own varied backdrop."""
+    scene = sample_scene(seed, two_object_fraction=0.0)
+    rng = random.Random(seed * 104_729 + 7)
+    return scene, sample_backdrop(rng, seed, [COLOURS[scene.objects[0].colour]])
+
+
+def multi_example(seed: int, reference_seeds: Sequence[int]) -> EditExample:
+    """A k-reference edit (k = 2..4): reference i contributes attribute i of the target.
+
+    Ref 1: the shape (and the size when k < 4, the background when k < 3); ref 2: the exact
+    centre (x and y); ref 3: the background; ref 4: the size (with its exact radius). The
+    colour is the prompt's: drawn from the palette, contrasting with the target background
+    and, where possible, unlike the shape reference's colour.
+    """
+    k = len(reference_seeds)
+    if k not in MULTI_REFERENCE_COUNTS:
+        raise ValueError(f"multi-reference edits take 2 to 4 references, not {k}")
+    pairs = [reference_scene(s) for s in reference_seeds]
+    scenes = tuple(p[0] for p in pairs)
+    backdrops = tuple(p[1] for p in pairs)
+    shape_obj, place = scenes[0].objects[0], scenes[1]
+    size_scene = scenes[3] if k >= 4 else scenes[0]
+    backdrop = backdrops[2] if k >= 3 else backdrops[0]
+    rng = random.Random(seed * 7_919 + 29)
+    contrasting = [
+        c
+        for c in COLOURS
+        if min(math.dist(COLOURS[c], backdrop.a), math.dist(COLOURS[c], backdrop.b)) >= variety._MIN_CONTRAST
+    ]
+    choices = [c for c in contrasting if c != shape_obj.colour] or contrasting or list(COLOURS)
+    obj = Shape(
+        colour=rng.choice(choices),
+        shape=shape_obj.shape,
+        size=size_scene.objects[0].size,
+        position=place.objects[0].position,
+    )
+    jx, jy = place.jitter[0], place.jitter[1]
+    jr = size_scene.jitter[2]
+    target = Scene(seed=seed, objects=(obj,), background=240, jitter=(jx, jy, jr))
+    return EditExample(scenes, backdrops, target, backdrop)
+
+
+def multi_reference_seeds(seed: int, k: int, start: int, span: int) -> list[int]:
+    """``k`` distinct reference seeds of example ``seed``, drawn from ``range(start, start + span)``."""
+    rng = random.Random(seed * 31 + k)
+    return [start + i for i in rng.sample(range(span), k)]
+
+
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """Converts an RGB image to the pipeline's (3, H, W) tensor in [-1, 1]."""
     array = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
@@ -250,11 +394,50 @@ def _palette() -> tuple[list[str], np.ndarray]:
     return names, np.array([COLOURS[n] for n in names], dtype=np.float32)
 
 
+def background_plane(array: np.ndarray) -> np.ndarray:
+    """Estimates the background as a per-channel plane ``a + b x + c y`` fitted to the border
+    pixels (robustly: shapes touching the border are dropped); exact for plain and gradient
+    backgrounds, the mean level of a texture."""
+    h, w = array.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    border = np.zeros((h, w), dtype=bool)
+    border[[0, -1], :] = True
+    border[:, [0, -1]] = True
+    design = np.stack([np.ones(border.sum()), xs[border] / w, ys[border] / h], axis=1)
+    values = array[border].astype(np.float64)
+    keep = np.ones(len(values), dtype=bool)
+    coef = np.zeros((3, 3))
+    for _ in range(3):
+        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = np.linalg.norm(values - design @ coef, axis=1)
+        keep = residual <= max(30.0, float(np.percentile(residual, 70)))
+    full = np.stack([np.ones(h * w), xs.ravel() / w, ys.ravel() / h], axis=1)
+    return (full @ coef).reshape(h, w, 3).astype(np.float32)
+
+
 def foreground_mask(array: np.ndarray) -> np.ndarray:
-    """Marks pixels that are clearly coloured, i.e. not the grey background."""
+    """Marks pixels that are clearly coloured and clearly not the background (any backdrop)."""
     channels = array.astype(np.float32)
     saturation = channels.max(axis=2) - channels.min(axis=2)
-    return saturation > 60
+    distance = np.linalg.norm(channels - background_plane(channels), axis=2)
+    return (saturation > 60) & (distance > 60)
+
+
+def border_sides(image: Image.Image) -> np.ndarray:
+    """Median colour of each border side (top, bottom, left, right; 2 pixels deep), (4, 3)."""
+    a = np.asarray(image.convert("RGB"), dtype=np.float32)
+    sides = (a[:2].reshape(-1, 3), a[-2:].reshape(-1, 3), a[:, :2].reshape(-1, 3), a[:, -2:].reshape(-1, 3))
+    return np.stack([np.median(side, axis=0) for side in sides])
+
+
+def shape_of(mask: np.ndarray) -> str | None:
+    """Classifies a foreground mask by how much of its bounding box it fills (square ~1,
+    circle ~0.79, triangle ~0.5); None with too few pixels."""
+    if mask.sum() < 8:
+        return None
+    ys, xs = np.nonzero(mask)
+    extent = mask.sum() / ((ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+    return "square" if extent > 0.9 else ("circle" if extent > 0.64 else "triangle")
 
 
 def dominant_colour(image: Image.Image) -> str | None:
