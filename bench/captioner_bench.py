@@ -13,7 +13,9 @@ closed-loop capacity (unary calls and streams alternating) to a server with
 continuous batching and to one with fixed batches, and reports p50/p99
 latency and time to first streamed token. While the service is saturated a
 prober sends ``grpc.health.v1`` Checks and records their latency. Ratios are
-against baselines measured in the same run; nothing here is a test.
+against baselines measured in the same run; nothing here is a test. The
+server inherits the environment, so ``CAPTIONER_CPU_THREADS=1 python -m
+bench.captioner_bench`` measures it with one torch thread (the README's run).
 """
 
 from __future__ import annotations
