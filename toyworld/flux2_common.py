@@ -258,9 +258,9 @@ def sample_backdrop(rng: random.Random, seed: int, avoid: Sequence[RGB]) -> Back
     included) that keeps world v2's contrast to every colour in ``avoid``."""
     kind = rng.choices(("plain", "gradient", "texture"), weights=(0.45, 0.3, 0.25))[0]
     for _ in range(50):
-        a = variety._background_colour(rng)
-        b = variety._background_colour(rng) if kind == "gradient" else a
-        if all(min(math.dist(c, a), math.dist(c, b)) >= variety._MIN_CONTRAST for c in avoid):
+        a = variety.background_colour(rng)
+        b = variety.background_colour(rng) if kind == "gradient" else a
+        if all(min(math.dist(c, a), math.dist(c, b)) >= variety.MIN_CONTRAST for c in avoid):
             break
     else:  # as world v2: black or white, whichever is farther from the objects
         black_white: tuple[RGB, RGB] = ((0, 0, 0), (255, 255, 255))
@@ -286,7 +286,7 @@ def backdrop_pixels(backdrop: Backdrop, size_px: int = IMAGE_SIZE) -> np.ndarray
         jpeg_quality=None,
         alpha="none",
     )
-    return variety._background(look, backdrop.seed)
+    return variety.draw_background(look, backdrop.seed)
 
 
 def render_on(scene: Scene, backdrop: Backdrop | None, size_px: int = IMAGE_SIZE) -> Image.Image:
@@ -354,7 +354,7 @@ def multi_example(seed: int, reference_seeds: Sequence[int]) -> EditExample:
     contrasting = [
         c
         for c in COLOURS
-        if min(math.dist(COLOURS[c], backdrop.a), math.dist(COLOURS[c], backdrop.b)) >= variety._MIN_CONTRAST
+        if min(math.dist(COLOURS[c], backdrop.a), math.dist(COLOURS[c], backdrop.b)) >= variety.MIN_CONTRAST
     ]
     choices = [c for c in contrasting if c != shape_obj.colour] or contrasting or list(COLOURS)
     obj = Shape(

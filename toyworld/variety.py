@@ -42,7 +42,7 @@ _MAX_RADIUS = 0.26  # of the shorter side
 _HUE_JITTER = {"red": 0.018, "orange": 0.018, "yellow": 0.015, "green": 0.04, "blue": 0.035, "purple": 0.03}
 # Lowest brightness (HSV value) per colour: darker yellow reads as olive, darker orange as brown.
 _MIN_VALUE = {"red": 0.6, "orange": 0.85, "yellow": 0.88, "green": 0.55, "blue": 0.6, "purple": 0.6}
-_MIN_CONTRAST = 110.0  # Euclidean RGB distance between an object and the background under it
+MIN_CONTRAST = 110.0  # Euclidean RGB distance between an object and the background under it
 _SIDE_RANGE = (32, 512)
 
 
@@ -79,7 +79,8 @@ def _rgb(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
     return round(255 * r), round(255 * g), round(255 * b)
 
 
-def _background_colour(rng: random.Random) -> tuple[int, int, int]:
+def background_colour(rng: random.Random) -> tuple[int, int, int]:
+    """A background colour of any brightness and hue, black and white included."""
     roll = rng.random()
     if roll < 0.12:
         return (0, 0, 0) if rng.random() < 0.5 else (255, 255, 255)
@@ -105,9 +106,9 @@ def sample_look(scene: Scene) -> Look:
     colours = tuple(shade(obj.colour, rng) for obj in scene.objects)
     kind = rng.choices(("plain", "gradient", "texture"), weights=(0.45, 0.3, 0.25))[0]
     for _ in range(50):
-        a = _background_colour(rng)
-        b = _background_colour(rng) if kind == "gradient" else a
-        if all(min(_distance(c, a), _distance(c, b)) >= _MIN_CONTRAST for c in colours):
+        a = background_colour(rng)
+        b = background_colour(rng) if kind == "gradient" else a
+        if all(min(_distance(c, a), _distance(c, b)) >= MIN_CONTRAST for c in colours):
             break
     else:  # no contrasting colour drawn: black or white, whichever is farther from the objects
         a = b = max(((0, 0, 0), (255, 255, 255)), key=lambda bg: min(_distance(c, bg) for c in colours))
@@ -127,7 +128,8 @@ def sample_look(scene: Scene) -> Look:
     )
 
 
-def _background(look: Look, seed: int) -> np.ndarray:
+def draw_background(look: Look, seed: int) -> np.ndarray:
+    """``look``'s background (plain, gradient or texture) as a float (H, W, 3) array."""
     kind, a, b = look.background
     h, w = look.height, look.width
     canvas = np.empty((h, w, 3), dtype=np.float32)
@@ -207,7 +209,7 @@ def render_varied(scene: Scene) -> Image.Image:
     """Draws ``scene`` with its look: any size, RGB or RGBA, possibly JPEG-compressed."""
     look = sample_look(scene)
     size = (look.width, look.height)
-    canvas = _background(look, scene.seed)
+    canvas = draw_background(look, scene.seed)
     scale = 3 if look.antialias and look.width * look.height <= 256 * 256 else 1
     layer, mask = _draw_objects(scene, look, (look.width * scale, look.height * scale), scale)
     if scale > 1:
