@@ -442,10 +442,11 @@ async def test_a_stream_that_arrives_mid_decode_joins_it_and_ends_first(
         assert events.index("short caption") < events.index("long caption"), events
     else:
         # Fixed batches: the short call starts once the long decode has ended. The long
-        # call's closing message may still be on its way when the short one's first token
-        # is sent, so the order that shows it is against the long call's last token.
-        last_long_token = len(events) - 1 - events[::-1].index("long token")
-        assert events.index("short token") > last_long_token, events
+        # call's last messages may still be on their way (another HTTP/2 stream) when the
+        # short one's first token is sent; a short call that joined would come within a
+        # few tokens of its arrival, not after nearly all of the long call's.
+        long_before_short = events[: events.index("short token")].count("long token")
+        assert long_before_short >= limit - 4, events
 
 
 async def test_a_cancelled_stream_ends_and_the_server_keeps_serving(captioner_stub: Stub) -> None:
