@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
 from diffusers.pipelines.flux.pipeline_flux import FluxPipeline
-from PIL import Image
 
 from toyworld.flux1_common import FLUX1_SIZE_PX, flux1_mu, flux1_shift, flux1_step_sigmas, flux1_text_ids
 from toyworld.world import caption_en, sample_scene, split_seeds
@@ -129,19 +128,17 @@ def judge_pool(vae: AutoencoderKL, x0: torch.Tensor, scenes: list[Any], captione
     from toyworld.flux1_common import read_colour_and_side
 
     reader = ShapeReader(captioner)
+    scale_factor = 2 ** (len(vae.config["block_out_channels"]) - 1)
     keep = []
     for start in range(0, len(x0), 200):
         packed = x0[start : start + 200]
-        scale_factor = 2 ** (len(vae.config["block_out_channels"]) - 1)
         latents = FluxPipeline._unpack_latents(packed, FLUX1_SIZE_PX, FLUX1_SIZE_PX, scale_factor)
         latents = latents / vae.config["scaling_factor"] + vae.config["shift_factor"]
         pixels = vae.decode(latents).sample.clamp(-1, 1)
         images = ((pixels + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-        inputs = reader.processor(images=[Image.fromarray(image) for image in images], return_tensors="pt")
-        ids = reader.model.generate(**inputs, max_new_tokens=20)
-        captions = reader.processor.batch_decode(ids, skip_special_tokens=True)
+        captions = reader.captions(list(images))
         for image, caption, scene in zip(images, captions, scenes[start : start + 200], strict=True):
-            right = caption.strip() == caption_en(scene)
+            right = caption == caption_en(scene)
             if right and len(scene.objects) == 1:
                 colour, third = read_colour_and_side(image)
                 right = (colour, third) == (scene.objects[0].colour, scene.objects[0].position)

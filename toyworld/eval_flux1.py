@@ -81,12 +81,15 @@ class ShapeReader:
         self.model = BlipForConditionalGeneration.from_pretrained(path).eval()
 
     @torch.no_grad()
-    def shapes(self, images: list[np.ndarray]) -> list[str | None]:
+    def captions(self, images: list[np.ndarray]) -> list[str]:
         from PIL import Image
 
         inputs = self.processor(images=[Image.fromarray(img) for img in images], return_tensors="pt")
         ids = self.model.generate(**inputs, max_new_tokens=20)
-        return [read_shape(text) for text in self.processor.batch_decode(ids, skip_special_tokens=True)]
+        return [text.strip() for text in self.processor.batch_decode(ids, skip_special_tokens=True)]
+
+    def shapes(self, images: list[np.ndarray]) -> list[str | None]:
+        return [read_shape(text) for text in self.captions(images)]
 
 
 def setting_label(pipe: FluxPipeline, defaults: dict[str, Any], steps: int, cfg: float) -> str:

@@ -141,7 +141,7 @@ def train_vae(args: argparse.Namespace) -> None:
         # steps, more than this time budget allows. The pipeline only decodes.
         z = mean + args.vae_noise * torch.randn(mean.shape, generator=gen)
         recon = vae.decode(z).sample
-        rec = (object_weight(x) * ((recon - x).square() + 0.5 * (recon - x).abs())).mean()
+        rec = weighted_reconstruction(recon, x, object_weight(x))
         kl = mean.square().mean()
         loss = rec + args.vae_kl * kl
         opt.zero_grad(set_to_none=True)
@@ -162,6 +162,11 @@ def train_vae(args: argparse.Namespace) -> None:
     for cache in args.vae_dir.glob("latents-*.pt"):
         cache.unlink()
     log(f"vae saved after {step} steps: shift {shift:.4f} scale {scale:.4f}")
+
+
+def weighted_reconstruction(recon: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The VAE's reconstruction loss: MSE plus half L1, per pixel times ``weight``."""
+    return (weight * ((recon - x).square() + 0.5 * (recon - x).abs())).mean()
 
 
 def object_weight(x: torch.Tensor) -> torch.Tensor:
@@ -200,7 +205,7 @@ def tune_decoder(args: argparse.Namespace) -> None:
         with torch.no_grad():
             mean = vae.encode(x).latent_dist.mean
         recon = vae.decode(mean + args.vae_noise * torch.randn(mean.shape, generator=gen)).sample
-        loss = (object_weight(x) * ((recon - x).square() + 0.5 * (recon - x).abs())).mean()
+        loss = weighted_reconstruction(recon, x, object_weight(x))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

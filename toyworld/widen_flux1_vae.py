@@ -31,7 +31,7 @@ from diffusers import AutoencoderKL
 
 from toyworld.flux1_common import FLUX1_SIZE_PX
 from toyworld.outline_style import render_outlined
-from toyworld.train_flux1 import MODELS, RUNS, log, lr_at, object_weight, to_unit
+from toyworld.train_flux1 import MODELS, RUNS, log, lr_at, object_weight, to_unit, weighted_reconstruction
 from toyworld.world import render, sample_scene, split_seeds
 
 RUN = RUNS / "flux1-vae-widened"
@@ -49,10 +49,6 @@ def _renders(seeds: range) -> tuple[torch.Tensor, torch.Tensor]:
         outlined[i] = np.asarray(render_outlined(scene, FLUX1_SIZE_PX))
     as_tensor = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     return as_tensor(plain), as_tensor(outlined)
-
-
-def _reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return (weight * ((recon - x).square() + 0.5 * (recon - x).abs())).mean()
 
 
 def widen_vae(args: argparse.Namespace) -> None:
@@ -96,8 +92,8 @@ def widen_vae(args: argparse.Namespace) -> None:
         mean_outlined = vae.encode(x_outlined).latent_dist.mean
         noise = lambda m: m + args.vae_noise * torch.randn(m.shape, generator=gen)  # noqa: E731
         loss = (
-            _reconstruction_loss(vae.decode(noise(fixed)).sample, x_plain, object_weight(x_plain))
-            + _reconstruction_loss(vae.decode(noise(mean_outlined)).sample, x_outlined, silhouette_weight)
+            weighted_reconstruction(vae.decode(noise(fixed)).sample, x_plain, object_weight(x_plain))
+            + weighted_reconstruction(vae.decode(noise(mean_outlined)).sample, x_outlined, silhouette_weight)
             + LATENT_WEIGHT * (mean_plain - fixed).square().mean()
         )
         opt.zero_grad(set_to_none=True)
