@@ -18,9 +18,10 @@ import torch
 from PIL import Image
 
 from toyworld import eval_flux1, flux2_common
+from toyworld.flux1_common import read_colour_and_side
 from toyworld.outline_style import is_outlined, render_outlined
 from toyworld.report import EvalRow
-from toyworld.world import caption_en, sample_scene, split_seeds
+from toyworld.world import Scene, caption_en, sample_scene, split_seeds
 
 ADAPTERS = {"flux1-schnell-lora-outline": "flux1-schnell", "flux2-klein-lora-outline": "flux2-klein"}
 STYLE_BAR = 0.90
@@ -43,6 +44,13 @@ def _generate(pipe: Any, base: str, prompts: list[str], defaults: dict[str, Any]
 
 def _outlined(images: list[np.ndarray]) -> float:
     return sum(is_outlined(Image.fromarray(image)) for image in images) / max(len(images), 1)
+
+
+def _colour_kept(images: list[np.ndarray], scenes: list[Scene]) -> tuple[float, int]:
+    """Share of the single-object scenes whose image reads as the prompt's colour."""
+    single = [(image, scene) for image, scene in zip(images, scenes, strict=True) if len(scene.objects) == 1]
+    kept = sum(read_colour_and_side(image)[0] == scene.objects[0].colour for image, scene in single)
+    return kept / max(len(single), 1), len(single)
 
 
 def _targets(count: int) -> list[np.ndarray]:
@@ -70,7 +78,8 @@ def rows(models_dir: Path, count: int, only: set[str] | None = None) -> list[Eva
 
     torch.set_num_threads(1)
     n = min(count, CAP)
-    prompts = [caption_en(sample_scene(seed)) for seed in split_seeds("test", n)]
+    scenes = [sample_scene(seed) for seed in split_seeds("test", n)]
+    prompts = [caption_en(scene) for scene in scenes]
     out: list[EvalRow] = []
     for adapter, base in ADAPTERS.items():
         adapter_dir = models_dir / adapter
@@ -88,8 +97,10 @@ def rows(models_dir: Path, count: int, only: set[str] | None = None) -> list[Eva
         pipe.disable_lora()
         disabled = _generate(pipe, base, prompts, defaults)
         same = sum(np.array_equal(a, b) for a, b in zip(plain, disabled, strict=True)) / n
+        colour, singles = _colour_kept(styled, scenes)
         out += [
             EvalRow(adapter, "outlined (adapter on)", _outlined(styled), STYLE_BAR, n),
+            EvalRow(adapter, "single objects in the prompt's colour (adapter on)", colour, None, singles),
             EvalRow(adapter, "the style targets themselves", _outlined(_targets(n)), None, n),
             EvalRow(
                 adapter, "ceiling: training targets through the base's VAE", _vae_ceiling(pipe, n), None, n
