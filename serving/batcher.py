@@ -252,6 +252,7 @@ class MicroBatcher(Generic[T, R]):
         # The last batch held one item and nothing arrived while it ran (``_wait_for_batch``).
         self._light_load = False
         self._arrived_while_running = False
+        self._last_batch_end = 0.0  # monotonic
 
     @property
     def queue_depth(self) -> int:
@@ -446,11 +447,17 @@ class MicroBatcher(Generic[T, R]):
         Not while the load is light: when the last batch held one item and
         nothing arrived while it ran, nobody is likely to come within the
         delay, so an idle server adds no latency. A burst or a busy server
-        makes batches of several, and the delay applies again."""
+        makes batches of several, and the delay applies again.
+
+        The delay also counts from the end of the last batch: the callers it
+        just answered often call again at once (a client's worker pool, a
+        pipeline stage). Flushing the items that waited through the batch
+        without them locks a closed loop of four callers into alternating
+        batches of one and three."""
         if self._light_load:
             return
         oldest = self._queues[key][0].item.enqueued_at
-        flush_at = oldest + self._settings.max_batch_delay_ms / 1000
+        flush_at = max(oldest, self._last_batch_end) + self._settings.max_batch_delay_ms / 1000
         while len(self._queues.get(key, ())) < self._settings.max_batch_size:
             remaining = flush_at - time.monotonic()
             if remaining <= 0:
@@ -539,7 +546,8 @@ class MicroBatcher(Generic[T, R]):
         finally:
             self._running = None
             tracing.end_batch(batch_span)
-        elapsed = time.monotonic() - started
+        self._last_batch_end = time.monotonic()
+        elapsed = self._last_batch_end - started
         self._light_load = len(batch) == 1 and not self._arrived_while_running
         self._record_batch_s(key, elapsed)
         if self._metrics:

@@ -119,6 +119,30 @@ async def test_a_lone_caller_skips_the_batch_delay_and_a_burst_still_batches() -
         assert model.batch_sizes[3:] == [1, 3], model.batch_sizes
 
 
+async def test_callers_a_batch_answered_rejoin_the_next_one_rather_than_alternating_part_batches() -> None:
+    # Four callers in a closed loop, one of them a batch ahead: counted from the oldest
+    # call alone, the delay has expired when a batch ends, and the server locks into
+    # batches of one and three for good.
+    # Compute well over the delay, as a generator's batch is: a call queued behind a batch
+    # has always waited out the delay by the time it ends.
+    model = ByteCountModel(compute_s=0.12)
+    async with fake_server(model, max_batch_size=4, max_batch_delay_ms=40) as (app, stub):
+
+        async def caller(first: asyncio.Future | None) -> None:
+            if first is not None:
+                await first
+            for n in range(6):
+                await stub.Caption(caption_request(n + 1))
+
+        held = await hold_one_batch(stub, model)
+        behind = [asyncio.ensure_future(caller(None)) for _ in range(3)]
+        await wait_until(lambda: queue_depth(app) == 3)
+        await asyncio.sleep(0.1)  # the three wait longer than the delay, as behind a real batch
+        model.gate.set()
+        await asyncio.gather(caller(held), *behind)
+    assert model.batch_sizes == [1, 4, 4, 4, 4, 4, 4], model.batch_sizes
+
+
 async def test_full_queue_answers_resource_exhausted_with_retry_info(
     fake_channel: grpc.aio.Channel, byte_model: ByteCountModel
 ) -> None:
