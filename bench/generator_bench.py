@@ -148,6 +148,18 @@ async def _throughput(stub: generator_pb2_grpc.GeneratorServiceStub, calls: int,
     return calls / (time.perf_counter() - started)
 
 
+def _batches(app: ServingApp) -> tuple[float, float]:
+    """(items, batches) the server has run so far, from its own batch-size histogram."""
+    total = count = 0.0
+    for metric in app.registry.collect():
+        for sample in metric.samples:
+            if sample.name == "imaging_batch_size_sum":
+                total += sample.value
+            elif sample.name == "imaging_batch_size_count":
+                count += sample.value
+    return total, count
+
+
 async def _cancel_latency(
     app: ServingApp, stub: generator_pb2_grpc.GeneratorServiceStub
 ) -> tuple[float, float]:
@@ -204,9 +216,13 @@ async def run(checkpoint: Path, calls: int) -> list[Row]:
                         ),
                     ]
                 for concurrency in (1, 4):
+                    before = _batches(app)
                     rate = await _throughput(stub, calls, concurrency)
+                    after = _batches(app)
+                    mean = (after[0] - before[0]) / max(after[1] - before[1], 1)
                     setting = f"concurrency {concurrency}, max_batch_size {batch}"
-                    rows.append(Row("throughput", setting, f"{rate:.2f} images/s", f"{calls} calls"))
+                    note = f"{calls} calls; {mean:.2f} images per batch"
+                    rows.append(Row("throughput", setting, f"{rate:.2f} images/s", note))
                 if batch == 4:
                     latency, extra = await _cancel_latency(app, stub)
                     rows.append(

@@ -201,12 +201,12 @@ class FluxEngine:
         denoise_s = time.perf_counter() - denoise_started
 
         decode_started = time.perf_counter()
-        images: list[Image.Image | None] = []
-        for image_index, job_index in enumerate(image_jobs):
-            if rows[job_index].cancelled:
-                images.append(None)
-                continue
-            images.append(self._decode(pipe, key, latents[image_index : image_index + 1], preview=False))
+        # One VAE pass over every image still wanted: the decoder batches as the denoiser does.
+        live = [index for index, job_index in enumerate(image_jobs) if not rows[job_index].cancelled]
+        decoded = self._decode(pipe, key, latents[live], preview=False) if live else []
+        images: list[Image.Image | None] = [None] * len(image_jobs)
+        for image_index, image in zip(live, decoded, strict=True):
+            images[image_index] = image
         decode_s = time.perf_counter() - decode_started
 
         results: list[GenerationResult | None] = []
@@ -289,8 +289,8 @@ class FluxEngine:
 
     # -- latents to pixels --------------------------------------------------------------
 
-    def _decode(self, pipe: Any, key: BatchKey, latents: torch.Tensor, preview: bool) -> Image.Image:
-        """Decodes one image's latents as the pipeline returns them (``output_type="latent"``),
+    def _decode(self, pipe: Any, key: BatchKey, latents: torch.Tensor, preview: bool) -> list[Image.Image]:
+        """Decodes a batch of latents as the pipeline returns them (``output_type="latent"``),
         or, with ``preview``, packed latents from inside the denoising loop at low resolution."""
         vae = pipe.vae
         if key.family is Family.FLUX_1:
@@ -307,13 +307,13 @@ class FluxEngine:
                 latents = torch.nn.functional.avg_pool2d(latents, factor)
         latents = latents.to(device=vae.device, dtype=vae.dtype)
         pixels = vae.decode(latents, return_dict=False)[0]
-        image: Image.Image = pipe.image_processor.postprocess(pixels, output_type="pil")[0]
-        return image
+        images: list[Image.Image] = pipe.image_processor.postprocess(pixels, output_type="pil")
+        return images
 
     @torch.inference_mode()
     def preview(self, pipe: Any, key: BatchKey, latents: torch.Tensor) -> Image.Image:
         """A low-resolution picture of the first image's current latents."""
-        return self._decode(pipe, key, latents[:1], preview=True)
+        return self._decode(pipe, key, latents[:1], preview=True)[0]
 
 
 def _use_adapter(loaded: _Loaded, adapter: str) -> None:
