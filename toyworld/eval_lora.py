@@ -26,7 +26,7 @@ from toyworld.world import Scene, caption_en, sample_scene, split_seeds
 ADAPTERS = {"flux1-schnell-lora-outline": "flux1-schnell", "flux2-klein-lora-outline": "flux2-klein"}
 STYLE_BAR = 0.90
 BASE_STYLE_CEILING = 0.05  # reported: the base without the adapter should almost never draw outlines
-CAP = 100
+CAP = 300  # prompts per adapter at most (the model cards use as many)
 
 
 def _generate(pipe: Any, base: str, prompts: list[str], defaults: dict[str, Any]) -> list[np.ndarray]:
@@ -72,7 +72,7 @@ def _vae_ceiling(pipe: Any, count: int) -> float:
 
 @torch.no_grad()
 def rows(models_dir: Path, count: int, only: set[str] | None = None) -> list[EvalRow]:
-    """The adapters' style rate, and the base's, on ``min(count, 100)`` test prompts each;
+    """The adapters' style rate, and the base's, on ``min(count, CAP)`` test prompts each;
     only the adapters named in ``only`` when it is given."""
     import diffusers
 

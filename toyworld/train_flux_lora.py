@@ -4,8 +4,10 @@ or ``flux2-klein-lora-outline``.
 The base pipeline is loaded exactly as the generator loads it; its text
 encoders and VAE stay frozen and only LoRA matrices on the transformer's
 attention and feed-forward projections train, with the base's own
-rectified-flow loss, on outlined scenes (``toyworld.outline_style``) captioned
-as usual. The adapter is saved with the pipeline's ``save_lora_weights``, so
+rectified-flow loss, on outlined pictures (``toyworld.outline_style``)
+captioned as usual: the base's own pictures from fixed starting noise,
+hollowed, kept with that noise (``Recipe.paired``), or rendered scenes.
+The adapter is saved with the pipeline's ``save_lora_weights``, so
 ``pipe.load_lora_weights(dir)`` (and the generator's ``adapters``) load it.
 State is checkpointed under ``runs/`` and ``--resume`` continues a run.
 """
@@ -25,8 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from toyworld import flux2_common
-from toyworld.flux1_common import FLUX1_MAX_SEQUENCE_LENGTH, flux1_mu, flux1_shift
-from toyworld.outline_style import HOLLOW_BELOW, render_outlined
+from toyworld.flux1_common import (
+    FLUX1_MAX_SEQUENCE_LENGTH,
+    FLUX1_SIZE_PX,
+    flux1_mu,
+    flux1_shift,
+    flux1_step_sigmas,
+)
+from toyworld.outline_style import HOLLOW_BELOW, hollow, is_outlined, render_outlined
 from toyworld.world import caption_en, sample_scene, split_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +50,9 @@ class Recipe:
     base: str
     pipeline: str
     targets: tuple[str, ...]
+    # Train on the base's own noise-to-image pairs, hollowed (``Flux1Data``): for a
+    # base distilled to few steps, whose paths are straight.
+    paired: bool = False
 
 
 RECIPES = {
@@ -52,6 +63,7 @@ RECIPES = {
             "to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
             "ff.net.0.proj", "ff.net.2", "proj_mlp",
         ),
+        paired=True,
     ),
     "flux2-klein-lora-outline": Recipe(
         base="flux2-klein",
@@ -60,6 +72,7 @@ RECIPES = {
             "to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
             "linear_in", "linear_out", "to_qkv_mlp_proj",
         ),
+        paired=True,
     ),
 }  # fmt: skip
 
@@ -95,16 +108,28 @@ def to_unit(images: list[Any]) -> torch.Tensor:
 
 
 class Flux1Data:
-    """Packed latents, text embeddings and ids of the outlined set, encoded once by the frozen base."""
+    """Packed latents, text embeddings and ids of the outlined set, encoded once by the frozen base.
 
-    def __init__(self, pipe: Any, scenes: list[Any]) -> None:
+    With ``pairs`` (the base's default sampling settings), the targets are not
+    rendered: each is the base's own picture from a fixed starting noise,
+    hollowed (``outline_style.hollow``), and training keeps that noise with it.
+    schnell was distilled to straight, few-step paths; independent noise and
+    targets teach curved ones, whose average a 4-step sampler turns into
+    blurred shapes of mixed colours. On the base's own pairs the adapter only
+    learns to hollow what the base draws from each noise.
+    """
+
+    def __init__(self, pipe: Any, scenes: list[Any], pairs: dict[str, Any] | None = None) -> None:
         from diffusers import FluxPipeline
 
         vae = pipe.vae
+        self.noise: torch.Tensor | None = None
         with torch.no_grad():
-            means = torch.cat(
-                [vae.encode(to_unit(images)).latent_dist.mean for images in _chunks(scenes, render_outlined)]
-            )
+            if pairs is None:
+                targets = _chunks(scenes, render_outlined)
+            else:
+                self.noise, targets, scenes = _base_pairs(pipe, scenes, pairs)
+            means = torch.cat([vae.encode(to_unit(images)).latent_dist.mean for images in targets])
             scaled = (means - vae.config.shift_factor) * vae.config.scaling_factor
             n, c, h, w = scaled.shape
             self.latents = FluxPipeline._pack_latents(scaled, n, c, h, w)
@@ -119,14 +144,22 @@ class Flux1Data:
         self.prompt = torch.tensor([index[caption_en(scene)] for scene in scenes])
         self.embeds, self.pooled = embeds, pooled
         self.mu = flux1_mu()
+        # The sigmas a 1-, 2- or 4-step sampler visits: half of the paired batches train there.
+        self.grid = flux1_step_sigmas((1, 2, 4), self.mu)
 
     def loss(self, transformer: Any, batch: int, generator: torch.Generator) -> torch.Tensor:
         pick = torch.randint(0, len(self.latents), (batch,), generator=generator)
         x0 = self.latents[pick]
         prompt = self.prompt[pick].clone()
-        prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
         sigma = flux1_shift(torch.rand(batch, generator=generator).clamp(1e-3, 1.0), self.mu)
-        noise = torch.randn(x0.shape, generator=generator)
+        if self.noise is None:
+            prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
+            noise = torch.randn(x0.shape, generator=generator)
+        else:  # a pair belongs to its prompt: no empty captions
+            noise = self.noise[pick]
+            on_grid = torch.rand(batch, generator=generator) < 0.5
+            grid = self.grid[torch.randint(0, len(self.grid), (batch,), generator=generator)]
+            sigma = torch.where(on_grid, grid, sigma)
         s = sigma[:, None, None]
         out = transformer(
             hidden_states=(1 - s) * x0 + s * noise,
@@ -141,10 +174,64 @@ class Flux1Data:
         return F.mse_loss(out, noise - x0)
 
 
-class Flux2Data:
-    """The same for FLUX.2 [klein]: Qwen3 prompt embeddings and batch-normalised packed latents."""
+def _base_pairs(
+    pipe: Any, scenes: list[Any], defaults: dict[str, Any], chunk: int = 64
+) -> tuple[torch.Tensor, list[list[Any]], list[Any]]:
+    """Seeded starting noise (packed, as the transformer sees it) for each scene, the
+    base's picture from it at its default settings, hollowed, and the scenes kept."""
+    from PIL import Image
 
-    def __init__(self, pipe: Any, scenes: list[Any], models: Path) -> None:
+    noises, targets, kept = [], [], []
+    for start in range(0, len(scenes), chunk):
+        part = scenes[start : start + chunk]
+        prompts = [caption_en(scene) for scene in part]
+        seed = torch.Generator().manual_seed(SEED_OFFSET + start)
+        if pipe.__class__.__name__ == "FluxPipeline":
+            channels = pipe.transformer.config.in_channels // 4
+            noise, _ = pipe.prepare_latents(
+                len(part), channels, FLUX1_SIZE_PX, FLUX1_SIZE_PX, torch.float32, torch.device("cpu"), seed
+            )
+            images = pipe(
+                prompts,
+                latents=noise,
+                height=FLUX1_SIZE_PX,
+                width=FLUX1_SIZE_PX,
+                num_inference_steps=int(defaults["num_inference_steps"]),
+                true_cfg_scale=float(defaults["true_cfg_scale"]),
+                negative_prompt=[str(defaults["negative_prompt"])] * len(part),
+                guidance_scale=float(defaults["guidance_scale"]),
+                max_sequence_length=FLUX1_MAX_SEQUENCE_LENGTH,
+                output_type="np",
+            ).images
+            packed = noise
+        else:  # klein takes its starting latents unpacked
+            side = flux2_common.IMAGE_SIZE // (pipe.vae_scale_factor * 2)
+            shape = (len(part), pipe.transformer.config.in_channels, side, side)
+            noise = torch.randn(shape, generator=seed)
+            kwargs = flux2_common.call_kwargs(defaults)
+            images = pipe(prompt=prompts, latents=noise, output_type="np", **kwargs).images
+            packed = pipe._pack_latents(noise)
+        hollowed = [
+            hollow((image * 255).round().astype("uint8"), scene)
+            for image, scene in zip(images, part, strict=True)
+        ]
+        # A base picture whose hollowed shape does not read as an outline (a broken
+        # stroke, a shape too faint to find) would teach the wrong thing: dropped.
+        keep = [i for i, pixels in enumerate(hollowed) if is_outlined(Image.fromarray(pixels))]
+        noises.append(packed[keep])
+        targets.append([Image.fromarray(hollowed[i]) for i in keep])
+        kept += [part[i] for i in keep]
+        log(f"base pairs: {len(kept)} kept of {start + len(part)} (of {len(scenes)})")
+    return torch.cat(noises), targets, kept
+
+
+class Flux2Data:
+    """The same for FLUX.2 [klein]: Qwen3 prompt embeddings and batch-normalised packed latents,
+    from rendered targets or (``pairs``) the base's own pairs, as ``Flux1Data``."""
+
+    def __init__(
+        self, pipe: Any, scenes: list[Any], models: Path, pairs: dict[str, Any] | None = None
+    ) -> None:
         from diffusers import Flux2KleinPipeline
 
         defaults = flux2_common.read_defaults(models / flux2_common.MODEL_NAME)
@@ -152,9 +239,14 @@ class Flux2Data:
         vae = pipe.vae
         mean = vae.bn.running_mean.view(1, -1, 1, 1)
         std = torch.sqrt(vae.bn.running_var.view(1, -1, 1, 1) + vae.config.batch_norm_eps)
+        self.noise: torch.Tensor | None = None
         with torch.no_grad():
+            if pairs is None:
+                targets = _chunks(scenes, render_outlined)
+            else:
+                self.noise, targets, scenes = _base_pairs(pipe, scenes, pairs)
             chunks = []
-            for images in _chunks(scenes, render_outlined):
+            for images in targets:
                 mode = vae.encode(to_unit(images)).latent_dist.mode()
                 patches = Flux2KleinPipeline._patchify_latents(mode)
                 chunks.append(Flux2KleinPipeline._pack_latents((patches - mean) / std))
@@ -174,15 +266,23 @@ class Flux2Data:
         self.prompt = torch.tensor([index[caption_en(scene)] for scene in scenes])
         facts = json.loads((models / flux2_common.MODEL_NAME / "training_facts.json").read_text())
         self.mu = float(facts["mu"])
+        steps = int(defaults["num_inference_steps"])  # type: ignore[call-overload]
+        self.grid = flux2_common.shifted_sigmas(torch.linspace(1.0, 1.0 / steps, steps), self.mu)
 
     def loss(self, transformer: Any, batch: int, generator: torch.Generator) -> torch.Tensor:
         pick = torch.randint(0, len(self.latents), (batch,), generator=generator)
         x0 = self.latents[pick]
         prompt = self.prompt[pick].clone()
-        prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
         u = torch.rand(batch, generator=generator).clamp(1e-4, 1 - 1e-4)
         sigma = flux2_common.shifted_sigmas(u, self.mu)
-        noise = torch.randn(x0.shape, generator=generator)
+        if self.noise is None:
+            prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
+            noise = torch.randn(x0.shape, generator=generator)
+        else:  # a pair belongs to its prompt: no empty captions
+            noise = self.noise[pick]
+            on_grid = torch.rand(batch, generator=generator) < 0.5
+            grid = self.grid[torch.randint(0, len(self.grid), (batch,), generator=generator)]
+            sigma = torch.where(on_grid, grid, sigma)
         s = sigma.view(batch, 1, 1)
         out = transformer(
             hidden_states=(1 - s) * x0 + s * noise,
@@ -193,6 +293,11 @@ class Flux2Data:
             return_dict=False,
         )[0]
         return F.mse_loss(out, noise - x0)
+
+
+def _defaults(recipe: Recipe, models: Path) -> dict[str, Any] | None:
+    """The base's default sampling settings, when the recipe trains on the base's own pairs."""
+    return dict(flux2_common.read_defaults(models / recipe.base)) if recipe.paired else None
 
 
 def _chunks(scenes: list[Any], draw: Any, size: int = 256) -> list[list[Any]]:
@@ -231,7 +336,9 @@ def main(model: str, argv: list[str]) -> None:
     scenes = [sample_scene(seed) for seed in split_seeds("train", args.scenes, SEED_OFFSET)]
     started_encoding = time.time()
     data: Flux1Data | Flux2Data = (
-        Flux1Data(pipe, scenes) if recipe.pipeline == "FluxPipeline" else Flux2Data(pipe, scenes, args.models)
+        Flux1Data(pipe, scenes, pairs=_defaults(recipe, args.models))
+        if recipe.pipeline == "FluxPipeline"
+        else Flux2Data(pipe, scenes, args.models, pairs=_defaults(recipe, args.models))
     )
     log(f"encoded {len(scenes)} outlined scenes in {time.time() - started_encoding:.0f}s")
     transformer = pipe.transformer
@@ -310,6 +417,20 @@ VAE_NOTES = {
 }
 
 
+def _data_line(recipe: Recipe, args: argparse.Namespace) -> str:
+    if recipe.paired:
+        return (
+            f"The base's own rectified-flow loss on its own pairs: for {args.scenes} train-split\n"
+            "prompts, a seeded starting noise and the base's picture from it at its default\n"
+            "settings, hollowed (`outline_style.hollow`; pairs whose picture does not read as\n"
+            "outlined dropped), half of the batches at the sigmas the sampler visits"
+        )
+    return (
+        f"The base's own rectified-flow loss on {args.scenes} outlined train-split scenes\n"
+        "with their usual captions (10% empty)"
+    )
+
+
 def write_card(
     model: str,
     recipe: Recipe,
@@ -322,7 +443,7 @@ def write_card(
     """The adapter's model card, with its test-split figures (``toyworld.eval_lora``)."""
     from toyworld import eval_lora
 
-    rows = eval_lora.rows(args.models, 100, only={model})
+    rows = eval_lora.rows(args.models, eval_lora.CAP, only={model})
     table = "\n".join(
         f"| {row.metric} | {row.value:.1%} | {row.count} | {'-' if row.bar is None else f'{row.bar:.0%}'} |"
         for row in rows
@@ -350,8 +471,7 @@ The generator serves it as the adapter `outline` of the variants on this base
 ## Training
 LoRA rank {args.rank} (alpha {args.rank}) on the transformer's attention and
 feed-forward projections ({", ".join(recipe.targets)}); the text encoders and VAE
-frozen. The base's own rectified-flow loss on {args.scenes} outlined train-split scenes
-with their usual captions (10% empty), AdamW at {args.lr}, batch {args.batch},
+frozen. {_data_line(recipe, args)}, AdamW at {args.lr}, batch {args.batch},
 {steps} steps in {seconds / 60:.1f} minutes on one CPU thread.
 Commands: `{"`, then `".join(commands)}`.
 
@@ -366,7 +486,7 @@ statistics (`is_outlined`: coloured pixels cover under {HOLLOW_BELOW:.0%} of the
 The ceiling row bounds any adapter on this base: the outlined style targets
 themselves, encoded and decoded by the base's VAE, are read as outlined
 {ceiling:.1%} of the time (the targets as rendered: {targets:.1%}; the pixel
-test misses some small triangles, whose 2-pixel outline covers most of the
+test misses some small triangles, whose outline covers most of the
 silhouette). The adapter reaches {styled:.1%}. {VAE_NOTES.get(recipe.base, "")}
 """
     (out_dir / "README.md").write_text(card, encoding="utf-8")

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from serving.images import to_rgb
-from toyworld.outline_style import is_outlined, render_outlined
+from toyworld.outline_style import hollow, is_outlined, render_outlined
 from toyworld.variety import render_other, render_varied, sample_look, shade
 from toyworld.world import COLOURS, Scene, Shape, render, sample_scene
 
@@ -105,3 +105,30 @@ def test_outlines_are_read_back_and_filled_shapes_are_not() -> None:
     assert outlined >= 90
     assert filled == 0
     assert not is_outlined(Image.new("RGB", (64, 64), (240, 240, 240)))
+
+
+def test_thin_shapes_get_a_thinner_outline_so_that_their_hole_stays_open() -> None:
+    def outline_px(shape: str, size: str) -> int:
+        scene = Scene(0, (Shape("red", shape, size, "middle"),), 240, (0.5, 0.5, 0.5))
+        drawn = np.abs(np.asarray(render(scene), dtype=np.int32) - 240).sum(-1) > 40
+        kept = np.abs(np.asarray(render_outlined(scene), dtype=np.int32) - 240).sum(-1) > 40
+        return int(kept.sum()), int(drawn.sum())
+
+    thin_kept, thin_drawn = outline_px("triangle", "small")
+    wide_kept, wide_drawn = outline_px("circle", "big")
+    # One pixel around a small triangle leaves most of it hollow; two around a big circle.
+    assert thin_kept / thin_drawn < 0.6
+    assert 0.15 < wide_kept / wide_drawn < 0.4
+
+
+def test_a_models_picture_is_hollowed_like_a_render_keeping_its_colour_and_background() -> None:
+    scene = sample_scene(3)
+    picture = np.asarray(render(scene))
+    hollowed = hollow(picture, scene)
+    assert is_outlined(Image.fromarray(hollowed))
+    assert not is_outlined(Image.fromarray(picture))
+    changed = np.any(hollowed != picture, axis=-1)
+    # Only shape pixels change, and only to the background's colour.
+    assert (hollowed[changed] == picture[0, 0]).all()
+    kept = np.any(picture != picture[0, 0], axis=-1) & ~changed
+    assert kept.sum() > 0
