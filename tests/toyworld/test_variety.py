@@ -108,7 +108,8 @@ def test_outlines_are_read_back_and_filled_shapes_are_not() -> None:
 
 
 def test_thin_shapes_get_a_thinner_outline_so_that_their_hole_stays_open() -> None:
-    def outline_px(shape: str, size: str) -> int:
+    def outline_px(shape: str, size: str) -> tuple[int, int]:
+        """(pixels the outline keeps, pixels the filled shape covers)."""
         scene = Scene(0, (Shape("red", shape, size, "middle"),), 240, (0.5, 0.5, 0.5))
         drawn = np.abs(np.asarray(render(scene), dtype=np.int32) - 240).sum(-1) > 40
         kept = np.abs(np.asarray(render_outlined(scene), dtype=np.int32) - 240).sum(-1) > 40
