@@ -49,12 +49,11 @@ def hollow(image: np.ndarray, scene: Scene) -> np.ndarray:
     halves = (
         [slice(0, width)] if len(scene.objects) == 1 else [slice(0, width // 2), slice(width // 2, width)]
     )
+    fill = background.round().astype(np.uint8)
     for columns in halves:
-        inside = np.zeros_like(drawn)
         mine = np.zeros_like(drawn)
         mine[:, columns] = drawn[:, columns]
-        inside[:, columns] = _interior(mine, _stroke(mine))[:, columns]
-        pixels[inside] = background.round().astype(np.uint8)
+        pixels[_interior(mine, _stroke(mine))] = fill
     return pixels
 
 

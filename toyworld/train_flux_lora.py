@@ -152,14 +152,7 @@ class Flux1Data:
         x0 = self.latents[pick]
         prompt = self.prompt[pick].clone()
         sigma = flux1_shift(torch.rand(batch, generator=generator).clamp(1e-3, 1.0), self.mu)
-        if self.noise is None:
-            prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
-            noise = torch.randn(x0.shape, generator=generator)
-        else:  # a pair belongs to its prompt: no empty captions
-            noise = self.noise[pick]
-            on_grid = torch.rand(batch, generator=generator) < 0.5
-            grid = self.grid[torch.randint(0, len(self.grid), (batch,), generator=generator)]
-            sigma = torch.where(on_grid, grid, sigma)
+        noise, sigma = _noise_and_sigma(self.noise, self.grid, pick, x0, prompt, sigma, generator)
         s = sigma[:, None, None]
         out = transformer(
             hidden_states=(1 - s) * x0 + s * noise,
@@ -172,6 +165,27 @@ class Flux1Data:
             return_dict=False,
         )[0]
         return F.mse_loss(out, noise - x0)
+
+
+def _noise_and_sigma(
+    pairs: torch.Tensor | None,
+    grid: torch.Tensor,
+    pick: torch.Tensor,
+    x0: torch.Tensor,
+    prompt: torch.Tensor,
+    sigma: torch.Tensor,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noise and sigmas of a batch: fresh noise, with some captions emptied (in place in
+    ``prompt``); or, for pairs, each target's own noise, with half of the sigmas moved
+    onto the sampler's ``grid`` (a pair belongs to its prompt: no empty captions)."""
+    batch = len(pick)
+    if pairs is None:
+        prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
+        return torch.randn(x0.shape, generator=generator), sigma
+    on_grid = torch.rand(batch, generator=generator) < 0.5
+    on = grid[torch.randint(0, len(grid), (batch,), generator=generator)]
+    return pairs[pick], torch.where(on_grid, on, sigma)
 
 
 def _base_pairs(
@@ -275,14 +289,7 @@ class Flux2Data:
         prompt = self.prompt[pick].clone()
         u = torch.rand(batch, generator=generator).clamp(1e-4, 1 - 1e-4)
         sigma = flux2_common.shifted_sigmas(u, self.mu)
-        if self.noise is None:
-            prompt[torch.rand(batch, generator=generator) < CAPTION_DROPOUT] = 0
-            noise = torch.randn(x0.shape, generator=generator)
-        else:  # a pair belongs to its prompt: no empty captions
-            noise = self.noise[pick]
-            on_grid = torch.rand(batch, generator=generator) < 0.5
-            grid = self.grid[torch.randint(0, len(self.grid), (batch,), generator=generator)]
-            sigma = torch.where(on_grid, grid, sigma)
+        noise, sigma = _noise_and_sigma(self.noise, self.grid, pick, x0, prompt, sigma, generator)
         s = sigma.view(batch, 1, 1)
         out = transformer(
             hidden_states=(1 - s) * x0 + s * noise,
@@ -340,7 +347,7 @@ def main(model: str, argv: list[str]) -> None:
         if recipe.pipeline == "FluxPipeline"
         else Flux2Data(pipe, scenes, args.models, pairs=_defaults(recipe, args.models))
     )
-    log(f"encoded {len(scenes)} outlined scenes in {time.time() - started_encoding:.0f}s")
+    log(f"encoded {len(data.latents)} outlined targets in {time.time() - started_encoding:.0f}s")
     transformer = pipe.transformer
     transformer.requires_grad_(False)
     config = peft.LoraConfig(
