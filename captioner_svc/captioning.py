@@ -34,6 +34,7 @@ from captioner_svc.calls import (
     StreamedCaption,
     Usage,
 )
+from captioner_svc.encoders import EncoderPool
 from captioner_svc.engine import CaptionEngine, ModelFacts
 from captioner_svc.heatmap import heatmap_pngs
 from captioner_svc.metrics import CaptionerMetrics
@@ -51,6 +52,7 @@ from captioner_svc.options import (
     EmbedTextKey,
     MatchJob,
     MatchKey,
+    Strategy,
     TokenEvent,
 )
 from captioner_svc.settings import CaptionerSettings
@@ -78,8 +80,10 @@ class Captioning:
         batcher: MicroBatcher[Any, Any],
         metrics: CaptionerMetrics,
         settings: CaptionerSettings,
+        encoders: EncoderPool | None = None,
     ) -> None:
         self.engine = engine
+        self.encoders = encoders
         self.batcher = batcher
         self.metrics = metrics
         self.settings = settings
@@ -298,6 +302,13 @@ class Captioning:
             CaptionJob(image, seed + index, pixels, options.min_new_tokens, options.max_new_tokens)
             for index, (image, pixels) in enumerate(prepared)
         ]
+        if self.encoders is not None and options.strategy is not Strategy.BEAM_SEARCH:
+            # Beam search encodes on the model's thread (it expands each image to its beams).
+            embeds = await asyncio.gather(
+                *(self.encoders.encode(job.pixels) for job in jobs if job.pixels is not None)
+            )
+            if len(embeds) == len(jobs):
+                jobs = [dataclasses.replace(job, embeds=e) for job, e in zip(jobs, embeds, strict=True)]
         return jobs, megapixels
 
     async def _prepare_all(

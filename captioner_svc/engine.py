@@ -220,7 +220,11 @@ class CaptionEngine:
     def _admit(self, decode: RunningDecode, jobs: Sequence[CaptionJob], rows: Sequence[Row]) -> None:
         """Encodes the jobs' images and adds their rows to ``decode``."""
         started = time.perf_counter()
-        image_embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
+        encoded = [job.embeds for job in jobs if job.embeds is not None]
+        if len(encoded) == len(jobs):  # encoded in an encoder process (captioner_svc.encoders)
+            image_embeds = torch.from_numpy(np.stack(encoded)).to(self.device, self.dtype)
+        else:
+            image_embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
         limits = [job.limits(decode.options) for job in jobs]
         decode.admit(image_embeds, rows, [job.seed for job in jobs], limits, time.perf_counter() - started)
 

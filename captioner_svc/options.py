@@ -59,6 +59,8 @@ class CaptionJob:
     # This call's token limits where its batch key leaves them out (0: the key's options').
     min_new_tokens: int = 0
     max_new_tokens: int = 0
+    # The vision tower's output for ``pixels`` (tokens x hidden) when an encoder process made it.
+    embeds: np.ndarray | None = None
 
     def limits(self, options: DecodeOptions) -> tuple[int, int]:
         """(min_new_tokens, max_new_tokens) of this job under its batch's ``options``."""

@@ -8,6 +8,7 @@ all work on the model and a cancelled call never reaches it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from opentelemetry import trace
 
 from captioner_svc.batches import BatchRunner
 from captioner_svc.captioning import Captioning
+from captioner_svc.encoders import EncoderPool
 from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.metrics import CaptionerMetrics
 from captioner_svc.options import OPERATIONS, CaptionKey, Strategy
@@ -50,7 +52,25 @@ class CaptionerRuntime(ModelRuntime):
         metrics = CaptionerMetrics(app.registry)
         self._run_batch = BatchRunner(self.engine, metrics)
         super().__init__("captioner", self.engine, app, settings)
-        self.captioning = Captioning(self.engine, self.batcher, metrics, settings)
+        self.encoders = (
+            EncoderPool(
+                settings.caption_model, settings.encoder_processes, settings.dtype, settings.max_batch_size
+            )
+            if settings.encoder_processes and settings.caption_model
+            else None
+        )
+        self.captioning = Captioning(self.engine, self.batcher, metrics, settings, self.encoders)
+
+    async def load(self) -> None:
+        if self.encoders is None:
+            await super().load()
+        else:  # the encoder processes load their towers while the model loads
+            await asyncio.gather(super().load(), self.encoders.start())
+
+    async def close(self) -> None:
+        await super().close()
+        if self.encoders is not None:
+            self.encoders.close()
 
     def register(self, server: grpc.aio.Server) -> None:
         captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(CaptionerServicer(self.captioning), server)

@@ -59,6 +59,13 @@ class CaptionerSettings(ModelServerSettings):
         description="torch intra-op CPU threads for the whole process; 0 keeps torch's default (one per "
         "core). Set it to the container's CPU limit: more threads than free cores make every step slower.",
     )
+    encoder_processes: int = Field(
+        0,
+        ge=0,
+        description="CPU only: caption images are encoded by the vision tower in this many processes of "
+        "their own (each holds a copy of it), beside the decode loop instead of on its thread. 0: on "
+        "the model's thread.",
+    )
     dtype: DtypeName = Field("float32", description="Model weights' dtype.")
     default_max_new_tokens: int = Field(
         30, ge=1, description="max_new_tokens when a request leaves it unset."
@@ -77,4 +84,6 @@ class CaptionerSettings(ModelServerSettings):
     def _default_within_limit(self) -> CaptionerSettings:
         if self.default_max_new_tokens > self.max_new_tokens_limit:
             raise ValueError("default_max_new_tokens must be <= max_new_tokens_limit")
+        if self.encoder_processes and self.device != "cpu":
+            raise ValueError("encoder_processes is for device cpu; on a GPU the vision tower runs batched")
         return self

@@ -1,0 +1,129 @@
+"""The caption model's vision tower in processes of its own (CPU serving).
+
+On a CPU, gRPC, image preparation and the decode loop share one interpreter
+lock, and every call that joined a running decode paused all its rows for
+an image encode. With ``CAPTIONER_ENCODER_PROCESSES=N`` each call's images
+are encoded in one of N processes, each holding its own copy of the vision
+tower, while the model's thread keeps decoding: the decode loop only
+prefills the text decoder on embeddings that are ready. This is encoder
+disaggregation as multimodal LLM servers do it across GPUs, here across
+interpreters. LoRA adapters of the caption model touch only its text
+decoder, so one vision tower serves every adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from serving import errors
+
+# The worker process's vision tower (set by ``_load``).
+_vision: Any = None
+
+
+def _load(source: str, dtype: str) -> None:
+    """(worker process) Loads the checkpoint's vision tower; one torch thread,
+    as the process is one of several sharing the cores."""
+    global _vision
+    import torch
+    from transformers import BlipForConditionalGeneration
+
+    from serving.compute import torch_dtype
+
+    torch.set_num_threads(1)
+    model = BlipForConditionalGeneration.from_pretrained(source, dtype=torch_dtype(dtype))  # type: ignore[arg-type]
+    _vision = model.vision_model.eval()
+
+
+def _encode(pixels: np.ndarray) -> np.ndarray:
+    """(worker process) A batch of model inputs (images x channels x height x
+    width) -> the vision tower's last hidden state (images x tokens x hidden), float32."""
+    import torch
+
+    with torch.inference_mode():
+        values = torch.from_numpy(pixels).to(_vision.dtype)
+        return _vision(pixel_values=values)[0].float().numpy()
+
+
+def _ready() -> bool:
+    return _vision is not None
+
+
+class EncoderPool:
+    """``processes`` worker processes, each with the vision tower of ``source``.
+
+    Images are encoded in batches (a batch of one costs a tower pass of
+    Python overhead, as much as a batch of 16 on a small model): whatever
+    waits when a process is free goes to it, up to ``max_batch_size``."""
+
+    def __init__(self, source: str, processes: int, dtype: str, max_batch_size: int) -> None:
+        self.processes = processes
+        self.max_batch_size = max_batch_size
+        # spawn: a forked child would inherit the server's threads and gRPC state.
+        self._executor = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load,
+            initargs=(source, dtype),
+        )
+        self._waiting: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
+        self._free: asyncio.Semaphore | None = None  # processes without a batch
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Returns once every process has loaded its tower (a load error is raised here)."""
+        loop = asyncio.get_running_loop()
+        self._free = asyncio.Semaphore(self.processes)
+        # ProcessPoolExecutor starts its processes on demand: one task each starts them all.
+        await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.processes)))
+
+    async def encode(self, pixels: np.ndarray) -> np.ndarray:
+        """The image embeddings (tokens x hidden) of one prepared image."""
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._waiting.append((pixels, future))
+        if len(self._waiting) == 1:  # the first to wait starts a sender
+            task = asyncio.get_running_loop().create_task(self._send())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _send(self) -> None:
+        """Sends what waits, in batches, as processes become free."""
+        assert self._free is not None
+        while self._waiting:
+            await self._free.acquire()
+            batch = [(p, f) for p, f in self._waiting[: self.max_batch_size] if not f.done()]
+            del self._waiting[: self.max_batch_size]
+            if not batch:
+                self._free.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]]) -> None:
+        assert self._free is not None
+        loop = asyncio.get_running_loop()
+        try:
+            stacked = np.stack([pixels for pixels, _ in batch])
+            encoded = await loop.run_in_executor(self._executor, _encode, stacked)
+        except RuntimeError as exc:  # BrokenProcessPool or shut down: not the caller's fault
+            error = errors.Unavailable("the image encoder is not running; retry")
+            error.__cause__ = exc
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        finally:
+            self._free.release()
+        for (_, future), embeds in zip(batch, encoded, strict=True):
+            if not future.done():  # its caller may have left
+                future.set_result(embeds)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
