@@ -14,13 +14,16 @@ decoder, so one vision tower serves every adapter.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from serving import errors
+
+_LOGGER = logging.getLogger(__name__)
 
 # The worker process's vision tower (set by ``_load``).
 _vision: Any = None
@@ -64,16 +67,20 @@ class EncoderPool:
     def __init__(self, source: str, processes: int, dtype: str, max_batch_size: int) -> None:
         self.processes = processes
         self.max_batch_size = max_batch_size
-        # spawn: a forked child would inherit the server's threads and gRPC state.
-        self._executor = ProcessPoolExecutor(
-            processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load,
-            initargs=(source, dtype),
-        )
+        self._initargs = (source, dtype)
+        self._executor = self._new_executor()
         self._waiting: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
         self._free: asyncio.Semaphore | None = None  # processes without a batch
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn: a forked child would inherit the server's threads and gRPC state.
+        return ProcessPoolExecutor(
+            self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load,
+            initargs=self._initargs,
+        )
 
     async def start(self) -> None:
         """Returns once every process has loaded its tower (a load error is raised here)."""
@@ -112,12 +119,19 @@ class EncoderPool:
         try:
             stacked = np.stack([pixels for pixels, _ in batch])
             encoded = await loop.run_in_executor(self._executor, _encode, stacked)
-        except RuntimeError as exc:  # BrokenProcessPool or shut down: not the caller's fault
-            error = errors.Unavailable("the image encoder is not running; retry")
-            error.__cause__ = exc
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+        except BrokenExecutor as exc:
+            # A process died (killed, out of memory): these calls may retry, and the
+            # next batch starts a fresh pool (its processes load the tower again).
+            _LOGGER.warning("an image encoder process died; starting new ones", extra={"error": repr(exc)})
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+            _fail(batch, errors.Unavailable("the image encoder restarted; retry"))
+            return
+        except asyncio.CancelledError:  # the server is stopping
+            _fail(batch, errors.Unavailable("the server is shutting down; retry"))
+            raise
+        except Exception as exc:  # every caller of the batch hears of it, none waits forever
+            _fail(batch, exc)
             return
         finally:
             self._free.release()
@@ -125,5 +139,17 @@ class EncoderPool:
             if not future.done():  # its caller may have left
                 future.set_result(embeds)
 
+    @property
+    def pids(self) -> list[int]:
+        """The encoder processes' ids (for operators and tests)."""
+        processes = self._executor._processes or {}  # None once shut down
+        return [process.pid for process in processes.values() if process.pid]
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _fail(batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

@@ -9,6 +9,9 @@ the tower for greedy or sampled captions.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from typing import Any
 
 import grpc
@@ -86,6 +89,35 @@ async def test_captions_are_the_same_with_the_vision_tower_in_encoder_processes(
     assert on_thread["greedy, adapter fr"] != on_thread["greedy"]  # the adapter did act
     assert thread_tower_calls > 0
     assert process_tower_calls == 0, "the model's thread ran the vision tower itself"
+
+
+async def test_a_killed_encoder_process_is_replaced_and_calls_go_on() -> None:
+    app = build_captioner(CaptionerSettings(port=0, metrics_port=0, encoder_processes=1))
+    runtime = next(s for s in app._services if isinstance(s, CaptionerRuntime))
+    assert runtime.encoders is not None
+    request = pb.CaptionRequest(images=_images()[:1], decoding=DECODINGS["greedy"])
+    async with (
+        running(app, grace_period_s=0),
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+        before = (await stub.Caption(request)).captions[0].text
+        (killed,) = runtime.encoders.pids
+        os.kill(killed, signal.SIGKILL)
+        codes = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                after = (await stub.Caption(request)).captions[0].text
+                break
+            except grpc.aio.AioRpcError as error:
+                codes.append(error.code())  # a client may retry these
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"no caption within 120 s of the kill: {codes}")
+        assert runtime.encoders.pids and killed not in runtime.encoders.pids
+    assert set(codes) == {grpc.StatusCode.UNAVAILABLE}, codes  # the calls the dead process had
+    assert after == before
 
 
 def test_encoder_processes_are_for_the_cpu() -> None:
