@@ -1,7 +1,7 @@
 """Caption images encoded in encoder processes (``CAPTIONER_ENCODER_PROCESSES``).
 
 The shipped captioner serves the same captions whether its vision tower runs
-on the model's thread or in processes of its own, for every strategy and
+on the model's thread or in processes of its own, for every strategy, streams and
 with an adapter, and with encoder processes the model's thread never runs
 the tower for greedy or sampled captions.
 """
@@ -67,6 +67,12 @@ async def _captions(encoder_processes: int) -> tuple[dict[str, list[str]], int]:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
             images = _images()
+            # A stream is prepared like a unary call; its tokens add up to its caption.
+            request = pb.StreamCaptionRequest(image=images[0], decoding=DECODINGS["greedy"])
+            events = [event async for event in stub.StreamCaption(request)]
+            streamed = "".join(event.token.text for event in events if event.HasField("token"))
+            assert streamed == events[-1].caption.text
+            captions["stream"] = [events[-1].caption.text]
             for name, decoding in DECODINGS.items():
                 if name == "beam search":
                     hook.remove()
@@ -85,6 +91,7 @@ async def test_captions_are_the_same_with_the_vision_tower_in_encoder_processes(
     on_thread, thread_tower_calls = await _captions(0)
     in_processes, process_tower_calls = await _captions(1)
     assert in_processes == on_thread
+    assert on_thread["stream"] == on_thread["greedy"][:1]
     assert all(text for texts in on_thread.values() for text in texts)
     assert on_thread["greedy, adapter fr"] != on_thread["greedy"]  # the adapter did act
     assert thread_tower_calls > 0
