@@ -70,8 +70,9 @@ class EncoderPool:
         self._initargs = (source, dtype)
         self._executor = self._new_executor()
         self._waiting: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
-        self._free: asyncio.Semaphore | None = None  # processes without a batch
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._free = asyncio.Semaphore(processes)  # processes without a batch
+        self._sender: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()  # batches in the processes
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # spawn: a forked child would inherit the server's threads and gRPC state.
@@ -85,7 +86,6 @@ class EncoderPool:
     async def start(self) -> None:
         """Returns once every process has loaded its tower (a load error is raised here)."""
         loop = asyncio.get_running_loop()
-        self._free = asyncio.Semaphore(self.processes)
         # ProcessPoolExecutor starts its processes on demand: one task each starts them all.
         await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.processes)))
 
@@ -93,15 +93,12 @@ class EncoderPool:
         """The image embeddings (tokens x hidden) of one prepared image."""
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         self._waiting.append((pixels, future))
-        if len(self._waiting) == 1:  # the first to wait starts a sender
-            task = asyncio.get_running_loop().create_task(self._send())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send())
         return await future
 
     async def _send(self) -> None:
-        """Sends what waits, in batches, as processes become free."""
-        assert self._free is not None
+        """Sends what waits, in batches, as processes become free; ends when nothing waits."""
         while self._waiting:
             await self._free.acquire()
             batch = [(p, f) for p, f in self._waiting[: self.max_batch_size] if not f.done()]
@@ -110,11 +107,10 @@ class EncoderPool:
                 self._free.release()
                 continue
             task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
     async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]]) -> None:
-        assert self._free is not None
         loop = asyncio.get_running_loop()
         try:
             stacked = np.stack([pixels for pixels, _ in batch])

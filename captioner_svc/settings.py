@@ -84,6 +84,10 @@ class CaptionerSettings(ModelServerSettings):
     def _default_within_limit(self) -> CaptionerSettings:
         if self.default_max_new_tokens > self.max_new_tokens_limit:
             raise ValueError("default_max_new_tokens must be <= max_new_tokens_limit")
+        return self
+
+    @model_validator(mode="after")
+    def _encoders_on_cpu(self) -> CaptionerSettings:
         if self.encoder_processes and self.device != "cpu":
             raise ValueError("encoder_processes is for device cpu; on a GPU the vision tower runs batched")
         return self
