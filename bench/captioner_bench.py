@@ -1,6 +1,8 @@
 """Captioner throughput, latency, health under load and time to first token.
 
-``python -m bench.captioner_bench [--model shipped|blip-base|both] [--requests N] [--skip-open-loop]``
+``python -m bench.captioner_bench [--model shipped|blip-base|both] [--requests N] [--skip-open-loop]
+[--device cpu|cuda] [--dtype float32|bfloat16|float16] [--base-levels 1,8] [--base-batch 8]
+[--fixed-batches-too]``
 
 For each input kind, in one run: the service over gRPC (a server process of
 its own) in closed loop at several concurrencies, against in-process loops
@@ -33,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -107,13 +110,18 @@ def photo_inputs(count: int, width: int, height: int) -> Inputs:
 
 
 def inprocess(model_dir: str, inputs: Inputs, batches: list[int], tokens: dict[str, int]) -> list[Row]:
-    """decode + BlipProcessor + generate(), one batch after another (what a script does)."""
+    """decode + BlipProcessor + generate(), one batch after another (what a script does),
+    on the server's device and dtype (``CAPTIONER_DEVICE``, ``CAPTIONER_DTYPE``)."""
+    device = torch.device(os.environ.get("CAPTIONER_DEVICE", "cpu"))
+    dtype = getattr(torch, os.environ.get("CAPTIONER_DTYPE", "float32"))
     processor = BlipProcessor.from_pretrained(model_dir)
-    model = BlipForConditionalGeneration.from_pretrained(model_dir).eval()
+    model: Any = BlipForConditionalGeneration.from_pretrained(model_dir, dtype=dtype)
+    model = model.to(device).eval()
 
     def run(files: list[bytes]) -> None:
         images = [Image.open(io.BytesIO(f)).convert("RGB") for f in files]
-        model.generate(**processor(images=images, return_tensors="pt"), **tokens)
+        pixels = processor(images=images, return_tensors="pt").pixel_values.to(device, dtype)
+        model.generate(pixel_values=pixels, **tokens).tolist()  # to the host, as a caller's text needs
 
     rows = []
     with torch.inference_mode():
@@ -261,29 +269,34 @@ def bench_inputs(
     batch: int,
     tokens: dict[str, int],
     decoding: pb.DecodingOptions,
+    fixed_too: bool = False,
 ) -> tuple[list[Row], list[str]]:
-    """Closed-loop rows for one input kind, and the findings."""
+    """Closed-loop rows for one input kind (and, with ``fixed_too``, from a server
+    with fixed batches as well), and the findings."""
     rows = inprocess(
         model_dir, inputs, sorted({1, *[min(level, batch * 4) for level in levels if level > 1]}), tokens
     )
     baseline = {row.concurrency: row.images_per_s for row in rows}
-    process, address = start_server(model_dir, batch)
     findings = []
-    try:
-        for level in levels:
-            row, health = asyncio.run(closed_loop(address, inputs, level, decoding))
-            loop_rate = baseline.get(level) or baseline[max(baseline)]
-            row.note = (
-                f"{row.images_per_s / loop_rate:.2f}x the in-process loop at {min(level, max(baseline))}"
-            )
-            rows.append(row)
-            findings.append(
-                f"{inputs.name}, c={level}: health Check p50 {_percentile(health, 0.5):.1f} ms, "
-                f"p99 {_percentile(health, 0.99):.1f} ms over {len(health)} checks"
-            )
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    for continuous in (True, False) if fixed_too else (True,):
+        process, address = start_server(model_dir, batch, continuous)
+        try:
+            for level in levels:
+                row, health = asyncio.run(closed_loop(address, inputs, level, decoding))
+                if not continuous:
+                    row.mode += ", fixed batches"
+                loop_rate = baseline.get(level) or baseline[max(baseline)]
+                row.note = (
+                    f"{row.images_per_s / loop_rate:.2f}x the in-process loop at {min(level, max(baseline))}"
+                )
+                rows.append(row)
+                findings.append(
+                    f"{inputs.name}, {row.mode}, c={level}: health Check p50 {_percentile(health, 0.5):.1f} "
+                    f"ms, p99 {_percentile(health, 0.99):.1f} ms over {len(health)} checks"
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
     for row in rows:
         if not row.note:
             row.note = "baseline"
@@ -343,7 +356,17 @@ def main() -> None:
     )
     parser.add_argument("--open-loop-calls", type=int, default=300)
     parser.add_argument("--skip-open-loop", action="store_true")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="server and in-process loop")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    parser.add_argument("--base-levels", default="1,8", help="concurrencies for the BLIP-base shape")
+    parser.add_argument("--base-batch", type=int, default=8, help="server batch size for the BLIP-base shape")
+    parser.add_argument(
+        "--fixed-batches-too", action="store_true", help="BLIP-base shape: a fixed-batch server as well"
+    )
     args = parser.parse_args()
+    # The server inherits these; the in-process loops read them too.
+    os.environ["CAPTIONER_DEVICE"] = args.device
+    os.environ["CAPTIONER_DTYPE"] = args.dtype
     torch.set_num_threads(os.cpu_count() or 1)
     rows: list[Row] = []
     findings: list[str] = []
@@ -375,15 +398,19 @@ def main() -> None:
             r, f = bench_inputs(
                 base,
                 Inputs(f"BLIP-base shape, {inputs.name}", inputs.media_type, inputs.files),
-                [1, 8],
-                8,
+                [int(level) for level in args.base_levels.split(",")],
+                args.base_batch,
                 tokens,
                 decoding,
+                args.fixed_batches_too,
             )
             rows += r
             findings += f
+    where = f"{os.cpu_count()} CPU cores"
+    if args.device == "cuda":
+        where += f", {torch.cuda.get_device_name()}"
     table = Table(
-        title=f"captioner, closed loop ({os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        title=f"captioner, closed loop ({where}, {args.dtype}, torch {torch.__version__}, "
         "20 new tokens, greedy)"
     )
     for column in ("inputs", "mode", "concurrency", "images/s", "p50 ms", "p99 ms", "ratio"):
