@@ -2,7 +2,7 @@
 
 ``python -m bench.captioner_bench [--model shipped|blip-base|both] [--requests N] [--skip-open-loop]
 [--device cpu|cuda] [--dtype float32|bfloat16|float16] [--base-levels 1,8] [--base-batch 8]
-[--fixed-batches-too]``
+[--fixed-batches-too] [--base-open-loop]``
 
 For each input kind, in one run: the service over gRPC (a server process of
 its own) in closed loop at several concurrencies, against in-process loops
@@ -304,11 +304,17 @@ def bench_inputs(
 
 
 def bench_open_loop(
-    model_dir: str, inputs: Inputs, capacity: float, batch: int, count: int, decoding: pb.DecodingOptions
+    model_dir: str,
+    inputs: Inputs,
+    capacity: float,
+    batch: int,
+    count: int,
+    decoding: pb.DecodingOptions,
+    capacity_at: int = 16,
 ) -> Table:
     table = Table(
         title=f"open loop, Poisson arrivals, {inputs.name}, "
-        f"capacity {capacity:.1f} calls/s (closed loop c=16)"
+        f"capacity {capacity:.1f} calls/s (closed loop c={capacity_at})"
     )
     for column in (
         "batching",
@@ -363,6 +369,11 @@ def main() -> None:
     parser.add_argument(
         "--fixed-batches-too", action="store_true", help="BLIP-base shape: a fixed-batch server as well"
     )
+    parser.add_argument(
+        "--base-open-loop",
+        action="store_true",
+        help="BLIP-base shape: the open loop too, at shares of the capacity at the highest level",
+    )
     args = parser.parse_args()
     # The server inherits these; the in-process loops read them too.
     os.environ["CAPTIONER_DEVICE"] = args.device
@@ -395,17 +406,22 @@ def main() -> None:
             tokens = {"max_new_tokens": 20, "min_new_tokens": 20}
             decoding = pb.DecodingOptions(max_new_tokens=20, min_new_tokens=20)
             inputs = png_inputs(args.base_requests, 384)
+            inputs = Inputs(f"BLIP-base shape, {inputs.name}", inputs.media_type, inputs.files)
+            levels = [int(level) for level in args.base_levels.split(",")]
             r, f = bench_inputs(
-                base,
-                Inputs(f"BLIP-base shape, {inputs.name}", inputs.media_type, inputs.files),
-                [int(level) for level in args.base_levels.split(",")],
-                args.base_batch,
-                tokens,
-                decoding,
-                args.fixed_batches_too,
+                base, inputs, levels, args.base_batch, tokens, decoding, args.fixed_batches_too
             )
             rows += r
             findings += f
+            if args.base_open_loop:
+                top = max(levels)
+                served = {x.concurrency: x.images_per_s for x in r if x.mode == "service over gRPC"}
+                capacity = served[top]
+                tables.append(
+                    bench_open_loop(
+                        base, inputs, capacity, args.base_batch, args.open_loop_calls, decoding, top
+                    )
+                )
     where = f"{os.cpu_count()} CPU cores"
     if args.device == "cuda":
         where += f", {torch.cuda.get_device_name()}"

@@ -30,15 +30,13 @@ from serving.compute import DtypeName, Inbox, Row, torch_dtype
 _LOGGER = logging.getLogger(__name__)
 
 
-# Continuous batching: admitting calls pauses every running row for an image
-# encode and a prefill, so calls join when at least as many can join as decode,
-# or at the latest after this many tokens (as TGI's waiting_served_ratio and
-# max_waiting_tokens): joins come in groups, not one call per step.
-JOIN_AFTER_STEPS = 6
-
-
-def _time_to_join(joinable: int, active: int, steps_since_join: int) -> bool:
-    return joinable > 0 and (joinable >= active or steps_since_join >= JOIN_AFTER_STEPS)
+def _time_to_join(joinable: int, active: int, steps_since_join: int, join_after_steps: int) -> bool:
+    """Continuous batching: admitting calls pauses every running row for an image
+    encode and a prefill, whose cost hardly depends on how many join, so calls
+    join when at least as many can join as decode, or at the latest after
+    ``join_after_steps`` tokens (as TGI's waiting_served_ratio and
+    max_waiting_tokens): joins come in groups, not one call per step."""
+    return joinable > 0 and (joinable >= active or steps_since_join >= join_after_steps)
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,7 @@ class EngineConfig:
     empty disables the capabilities that need it. ``adapters`` maps a request
     name to a LoRA adapter directory on the caption model. ``cpu_threads`` > 0
     sets torch's intra-op thread count (process-wide) when loading.
+    ``join_after_steps``: how long calls may wait to join a running decode (``_time_to_join``).
     """
 
     caption_model: str = ""
@@ -57,6 +56,7 @@ class EngineConfig:
     device: str = "cpu"
     dtype: DtypeName = "float32"
     cpu_threads: int = 0
+    join_after_steps: int = 16
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,9 @@ class CaptionEngine:
             steps_since_join = 0
             while decode.rows:
                 active = len(decode.rows)
-                if inbox is not None and _time_to_join(inbox.joinable(active), active, steps_since_join):
+                if inbox is not None and _time_to_join(
+                    inbox.joinable(active), active, steps_since_join, self.config.join_after_steps
+                ):
                     joining = inbox.take(len(decode.rows))
                     if joining:
                         self._admit(decode, [item.payload for item in joining], joining)

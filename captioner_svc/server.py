@@ -46,6 +46,7 @@ class CaptionerRuntime(ModelRuntime):
                 device=settings.device,
                 dtype=settings.dtype,
                 cpu_threads=settings.cpu_threads,
+                join_after_steps=settings.join_after_steps,
             )
         )
         self._continuous = settings.continuous_batching

@@ -38,6 +38,13 @@ class CaptionerSettings(ModelServerSettings):
         description="Greedy and sampled captions that arrive while a batch decodes join it at its next "
         "step, and each caller is answered as its caption ends. false: fixed batches.",
     )
+    join_after_steps: int = Field(
+        16,
+        ge=1,
+        description="Continuous batching: calls that wait to join a running decode join once as many "
+        "wait as decode, or after this many tokens (TGI's max_waiting_tokens). Lower: sooner first "
+        "tokens; higher: fewer pauses of the running rows, more throughput.",
+    )
     caption_model: str = Field(
         str(MODELS_DIR / "blip-captioner"),
         description="BlipForConditionalGeneration checkpoint (directory or hub id) for Caption, "

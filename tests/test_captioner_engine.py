@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bench.checkpoints import save_blip_base_shaped
-from captioner_svc.engine import JOIN_AFTER_STEPS, CaptionEngine, EngineConfig
+from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, Strategy, TokenEvent
 from toyworld.world import render, sample_scene
 
@@ -38,7 +38,8 @@ class Listener:
 
 @pytest.fixture(scope="module")
 def engine(tiny_blip: dict[str, Path]) -> CaptionEngine:
-    engine = CaptionEngine(EngineConfig(caption_model=str(tiny_blip["captioner"])))
+    # The decodes here are 12 tokens long: joiners get in after 6 at the latest.
+    engine = CaptionEngine(EngineConfig(caption_model=str(tiny_blip["captioner"]), join_after_steps=6))
     engine.load()
     return engine
 
@@ -167,13 +168,17 @@ def test_a_joined_row_leaves_when_its_caller_cancels(engine: CaptionEngine) -> N
     assert rows_per_pass == [1, 1, 1, 2, 2] + [1] * 11, rows_per_pass
 
 
-def test_calls_join_when_as_many_wait_as_decode_or_after_a_few_tokens(engine: CaptionEngine) -> None:
+def test_calls_join_when_as_many_wait_as_decode_or_after_join_after_steps_tokens(
+    tiny_blip: dict[str, Path],
+) -> None:
+    engine = CaptionEngine(EngineConfig(caption_model=str(tiny_blip["captioner"]), join_after_steps=5))
+    engine.load()
     options = DecodeOptions(max_new_tokens=12, min_new_tokens=12)
     late = Joining(jobs(5)[4])
     inbox = Inbox({1: [late]})
     engine.caption(options, jobs(3), [Listener() for _ in range(3)], inbox)
-    # One waits while three decode: it joins only after JOIN_AFTER_STEPS tokens.
-    assert inbox.joined_at == [1 + JOIN_AFTER_STEPS - 1], inbox.joined_at
+    # One waits while three decode: it joins only after join_after_steps (5) tokens.
+    assert inbox.joined_at == [5], inbox.joined_at
     crowd = [Joining(job) for job in jobs(4)[1:]]
     inbox = Inbox({1: crowd})
     engine.caption(options, jobs(1), [Listener()], inbox)

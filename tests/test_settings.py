@@ -7,9 +7,11 @@ import torch
 from pydantic import ValidationError
 
 from captioner_svc.engine import CaptionEngine, EngineConfig
+from captioner_svc.server import CaptionerRuntime
 from captioner_svc.settings import CaptionerSettings
 from gateway.settings import GatewaySettings
 from serving.batcher import BatcherSettings
+from serving.server import ServingApp
 from serving.settings import load_settings
 
 
@@ -57,3 +59,13 @@ def test_captioner_cpu_threads_set_torchs_thread_count(monkeypatch: pytest.Monke
         torch.set_num_threads(before)
     with pytest.raises(ValidationError, match="cpu_threads"):
         CaptionerSettings(cpu_threads=-1)
+
+
+def test_captioner_join_after_steps_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CaptionerSettings().join_after_steps == 16
+    monkeypatch.setenv("CAPTIONER_JOIN_AFTER_STEPS", "3")
+    settings = load_settings(CaptionerSettings, [])
+    runtime = CaptionerRuntime(ServingApp("captioner", settings), settings)
+    assert runtime.engine.config.join_after_steps == 3
+    with pytest.raises(ValidationError, match="join_after_steps"):
+        CaptionerSettings(join_after_steps=0)
