@@ -304,11 +304,14 @@ class Captioning:
         ]
         if self.encoders is not None and options.strategy is not Strategy.BEAM_SEARCH:
             # Beam search encodes on the model's thread (it expands each image to its beams).
-            embeds = await asyncio.gather(
+            encoded = await asyncio.gather(
                 *(self.encoders.encode(job.pixels) for job in jobs if job.pixels is not None)
             )
-            if len(embeds) == len(jobs):
-                jobs = [dataclasses.replace(job, embeds=e) for job, e in zip(jobs, embeds, strict=True)]
+            if len(encoded) == len(jobs):
+                jobs = [
+                    dataclasses.replace(job, embeds=embeds, encode_s=seconds)
+                    for job, (embeds, seconds) in zip(jobs, encoded, strict=True)
+                ]
         return jobs, megapixels
 
     async def _prepare_all(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import time
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any
 
@@ -24,6 +25,9 @@ import numpy as np
 from serving import errors
 
 _LOGGER = logging.getLogger(__name__)
+
+# Image embeddings (tokens x hidden) and the seconds their batch spent in the tower.
+Encoded = tuple[np.ndarray, float]
 
 # The worker process's vision tower (set by ``_load``).
 _vision: Any = None
@@ -43,14 +47,17 @@ def _load(source: str, dtype: str) -> None:
     _vision = model.vision_model.eval()
 
 
-def _encode(pixels: np.ndarray) -> np.ndarray:
+def _encode(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """(worker process) A batch of model inputs (images x channels x height x
-    width) -> the vision tower's last hidden state (images x tokens x hidden), float32."""
+    width) -> the vision tower's last hidden state (images x tokens x hidden),
+    float32, and the seconds the tower took."""
     import torch
 
+    started = time.perf_counter()
     with torch.inference_mode():
         values = torch.from_numpy(pixels).to(_vision.dtype)
-        return _vision(pixel_values=values)[0].float().numpy()
+        embeds = _vision(pixel_values=values)[0].float().numpy()
+    return embeds, time.perf_counter() - started
 
 
 def _ready() -> bool:
@@ -69,7 +76,7 @@ class EncoderPool:
         self.max_batch_size = max_batch_size
         self._initargs = (source, dtype)
         self._executor = self._new_executor()
-        self._waiting: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
+        self._waiting: list[tuple[np.ndarray, asyncio.Future[Encoded]]] = []
         self._free = asyncio.Semaphore(processes)  # processes without a batch
         self._sender: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()  # batches in the processes
@@ -89,9 +96,10 @@ class EncoderPool:
         # ProcessPoolExecutor starts its processes on demand: one task each starts them all.
         await asyncio.gather(*(loop.run_in_executor(self._executor, _ready) for _ in range(self.processes)))
 
-    async def encode(self, pixels: np.ndarray) -> np.ndarray:
-        """The image embeddings (tokens x hidden) of one prepared image."""
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+    async def encode(self, pixels: np.ndarray) -> Encoded:
+        """The image embeddings (tokens x hidden) of one prepared image, and the
+        seconds its batch spent in the tower."""
+        future: asyncio.Future[Encoded] = asyncio.get_running_loop().create_future()
         self._waiting.append((pixels, future))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send())
@@ -110,11 +118,11 @@ class EncoderPool:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]]) -> None:
+    async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future[Encoded]]]) -> None:
         loop = asyncio.get_running_loop()
         try:
             stacked = np.stack([pixels for pixels, _ in batch])
-            encoded = await loop.run_in_executor(self._executor, _encode, stacked)
+            encoded, seconds = await loop.run_in_executor(self._executor, _encode, stacked)
         except BrokenExecutor as exc:
             # A process died (killed, out of memory): these calls may retry, and the
             # next batch starts a fresh pool (its processes load the tower again).
@@ -133,7 +141,7 @@ class EncoderPool:
             self._free.release()
         for (_, future), embeds in zip(batch, encoded, strict=True):
             if not future.done():  # its caller may have left
-                future.set_result(embeds)
+                future.set_result((embeds, seconds))
 
     @property
     def pids(self) -> list[int]:
@@ -145,7 +153,7 @@ class EncoderPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _fail(batch: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]], error: BaseException) -> None:
+def _fail(batch: list[tuple[np.ndarray, asyncio.Future[Encoded]]], error: BaseException) -> None:
     for _, future in batch:
         if not future.done():
             future.set_exception(error)

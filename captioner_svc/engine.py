@@ -223,12 +223,16 @@ class CaptionEngine:
         """Encodes the jobs' images and adds their rows to ``decode``."""
         started = time.perf_counter()
         encoded = [job.embeds for job in jobs if job.embeds is not None]
+        in_processes = 0.0
         if len(encoded) == len(jobs):  # encoded in an encoder process (captioner_svc.encoders)
             image_embeds = torch.from_numpy(np.stack(encoded)).to(self.device, self.dtype)
+            # The tower's time there, so that the encode_image stage still measures the tower.
+            in_processes = max(job.encode_s for job in jobs)
         else:
             image_embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
         limits = [job.limits(decode.options) for job in jobs]
-        decode.admit(image_embeds, rows, [job.seed for job in jobs], limits, time.perf_counter() - started)
+        encode_s = in_processes + time.perf_counter() - started
+        decode.admit(image_embeds, rows, [job.seed for job in jobs], limits, encode_s)
 
     # -- cross-attention --------------------------------------------------------------
 

@@ -59,8 +59,10 @@ class CaptionJob:
     # This call's token limits where its batch key leaves them out (0: the key's options').
     min_new_tokens: int = 0
     max_new_tokens: int = 0
-    # The vision tower's output for ``pixels`` (tokens x hidden) when an encoder process made it.
+    # The vision tower's output for ``pixels`` (tokens x hidden) when an encoder process made it,
+    # and the seconds that process's batch took (the encode_image stage).
     embeds: np.ndarray | None = None
+    encode_s: float = 0.0
 
     def limits(self, options: DecodeOptions) -> tuple[int, int]:
         """(min_new_tokens, max_new_tokens) of this job under its batch's ``options``."""

@@ -185,6 +185,26 @@ def test_calls_join_when_as_many_wait_as_decode_or_after_join_after_steps_tokens
     assert inbox.joined_at == [1]  # three wait while one decodes: they join at once
 
 
+def test_images_encoded_elsewhere_caption_alike_and_report_the_towers_time(engine: CaptionEngine) -> None:
+    """Embeddings made by an encoder process: the caption is the one the model's
+    own tower gives, and the encode_image time is the tower's there, not the
+    hand-over's (which alone takes microseconds)."""
+    options = DecodeOptions(max_new_tokens=12)
+    normalizer = engine.caption_normalizer
+    assert normalizer is not None
+    image = render(sample_scene(3), normalizer.size_px)
+    pixels = normalizer(image)
+    with torch.inference_mode():
+        embeds = engine.captioner.vision_model(pixel_values=torch.from_numpy(pixels[None]))[0][0]
+    job = CaptionJob(image, 3, pixels)
+    elsewhere = CaptionJob(image, 3, pixels, embeds=embeds.numpy(), encode_s=0.25)
+    (here,) = engine.caption(options, [job], [Listener()])
+    (there,) = engine.caption(options, [elsewhere], [Listener()])
+    assert here is not None and there is not None
+    assert (there.text, there.token_ids) == (here.text, here.token_ids)
+    assert there.encode_s >= 0.25
+
+
 def test_the_off_thread_normaliser_matches_blips_processor(engine: CaptionEngine) -> None:
     normalizer = engine.caption_normalizer
     assert normalizer is not None
