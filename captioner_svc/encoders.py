@@ -47,7 +47,7 @@ def _load(source: str, dtype: str) -> None:
     _vision = model.vision_model.eval()
 
 
-def _encode(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+def _encode(pixels: np.ndarray) -> Encoded:
     """(worker process) A batch of model inputs (images x channels x height x
     width) -> the vision tower's last hidden state (images x tokens x hidden),
     float32, and the seconds the tower took."""
