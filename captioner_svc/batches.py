@@ -77,11 +77,15 @@ class BatchRunner:
             assert isinstance(item, WorkItem)
             item.finish(result)
 
-        results = self.engine.caption(options, jobs, items, inbox, finished)
+        def encoded(seconds: float) -> None:
+            # Once per group: the batch's rows, then each group that joins it while it decodes
+            # (under steady load a decode may run for minutes, so not only when it ends).
+            self.metrics.stage_seconds.labels("encode_image").observe(seconds)
+
+        results = self.engine.caption(options, jobs, items, inbox, finished, encoded)
         done = [r for r in results if r is not None]
         if done:
-            # Encoding is timed once per batch: every original row carries the same time.
-            self.metrics.stage_seconds.labels("encode_image").observe(done[0].encode_s)
+            # The batch's span: its own rows' encoding (they share it) and the first one's decode.
             tracing.record_stages([("encode_image", done[0].encode_s), ("decode", done[0].decode_s)])
         return results
 

@@ -12,7 +12,7 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,22 +189,25 @@ class CaptionEngine:
         rows: Sequence[Row],
         inbox: Inbox | None = None,
         on_finish: FinishFn | None = None,
+        on_encode: Callable[[float], None] | None = None,
     ) -> list[CaptionResult | None]:
         """Captions a batch of compatible jobs; ``rows[i]`` streams and cancels job i
         (a cancelled job's result is None). With an ``inbox``, calls of the same
         options join the decode while it runs; ``on_finish`` hears of every row
-        as it ends (joined rows only that way)."""
+        as it ends (joined rows only that way), ``on_encode`` of the seconds of
+        every group's image encoding (the batch's, then each joining group's)."""
         started = time.perf_counter()
         detok = Detokenizer(self.caption_processor.tokenizer, options.prefix, options.stop_sequences)
+        report = on_encode or (lambda seconds: None)
         with self._adapter(options.adapter):
             if options.strategy is Strategy.BEAM_SEARCH:
                 # Beam batches share one length (``CaptionKey.of``): the options carry it.
                 pixels = self._caption_pixels(jobs)
-                return decode_beam_search(
-                    self.captioner, detok, pixels, options, rows, time.perf_counter() - started
-                )
+                encode_s = time.perf_counter() - started
+                report(encode_s)
+                return decode_beam_search(self.captioner, detok, pixels, options, rows, encode_s)
             decode = RunningDecode(self.captioner, detok, options, on_finish)
-            self._admit(decode, jobs, rows)
+            report(self._admit(decode, jobs, rows))
             steps_since_join = 0
             while decode.rows:
                 active = len(decode.rows)
@@ -213,14 +216,15 @@ class CaptionEngine:
                 ):
                     joining = inbox.take(len(decode.rows))
                     if joining:
-                        self._admit(decode, [item.payload for item in joining], joining)
+                        report(self._admit(decode, [item.payload for item in joining], joining))
                         steps_since_join = 0
                 decode.step()
                 steps_since_join += 1
             return [decode.results.get(id(row)) for row in rows]
 
-    def _admit(self, decode: RunningDecode, jobs: Sequence[CaptionJob], rows: Sequence[Row]) -> None:
-        """Encodes the jobs' images and adds their rows to ``decode``."""
+    def _admit(self, decode: RunningDecode, jobs: Sequence[CaptionJob], rows: Sequence[Row]) -> float:
+        """Encodes the jobs' images and adds their rows to ``decode``; returns the
+        encoding's seconds."""
         started = time.perf_counter()
         encoded = [job.embeds for job in jobs if job.embeds is not None]
         in_processes = 0.0
@@ -233,6 +237,7 @@ class CaptionEngine:
         limits = [job.limits(decode.options) for job in jobs]
         encode_s = in_processes + time.perf_counter() - started
         decode.admit(image_embeds, rows, [job.seed for job in jobs], limits, encode_s)
+        return encode_s
 
     # -- cross-attention --------------------------------------------------------------
 

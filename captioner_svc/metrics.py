@@ -17,9 +17,9 @@ class CaptionerMetrics:
         )
         self.stage_seconds = Histogram(
             "imaging_captioner_stage_seconds",
-            "Time per stage, in seconds: preprocess (decode and fit images, per request); per batch, "
-            "encode_image (vision tower) and decode (text decoder) of captions, embed_image, "
-            "embed_text, match and cross_attention.",
+            "Time per stage, in seconds: preprocess (decode and fit images, per request); encode_image "
+            "(vision tower, per batch and per group that joins a running decode); decode (text decoder, "
+            "per caption); per batch, embed_image, embed_text, match and cross_attention.",
             ("stage",),
             buckets=LATENCY_BUCKETS_S,
             registry=registry,

@@ -409,6 +409,7 @@ async def test_a_stream_that_arrives_mid_decode_joins_it_and_ends_first(
     tiny_blip: dict[str, Path], continuous: bool
 ) -> None:
     settings = tiny_captioner_settings(tiny_blip, continuous_batching=continuous, max_batch_delay_ms=0)
+    encodes = {"stage": "encode_image"}
     async with (
         running(build_app(settings), grace_period_s=0) as app,
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
@@ -436,7 +437,10 @@ async def test_a_stream_that_arrives_mid_decode_joins_it_and_ends_first(
             "short", pb.StreamCaptionRequest(image=scene_image(2), decoding=greedy(max_new_tokens=2))
         )
         await long
+        encoded = app.registry.get_sample_value("imaging_captioner_stage_seconds_count", encodes)
     assert events.count("long token") == limit and events.count("short caption") == 1
+    # Each call's image encoding is in /metrics, the one of a call that joined a decode too.
+    assert encoded == 2
     if continuous:
         # The short call joined the running decode: answered while the long one still decodes.
         assert events.index("short caption") < events.index("long caption"), events

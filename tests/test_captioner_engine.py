@@ -176,9 +176,11 @@ def test_calls_join_when_as_many_wait_as_decode_or_after_join_after_steps_tokens
     options = DecodeOptions(max_new_tokens=12, min_new_tokens=12)
     late = Joining(jobs(5)[4])
     inbox = Inbox({1: [late]})
-    engine.caption(options, jobs(3), [Listener() for _ in range(3)], inbox)
+    encodes: list[float] = []
+    engine.caption(options, jobs(3), [Listener() for _ in range(3)], inbox, on_encode=encodes.append)
     # One waits while three decode: it joins only after join_after_steps (5) tokens.
     assert inbox.joined_at == [5], inbox.joined_at
+    assert len(encodes) == 2, "the batch's encoding and the joining group's are both reported"
     crowd = [Joining(job) for job in jobs(4)[1:]]
     inbox = Inbox({1: crowd})
     engine.caption(options, jobs(1), [Listener()], inbox)
