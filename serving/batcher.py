@@ -248,6 +248,10 @@ class MicroBatcher(Generic[T, R]):
         # Seconds per batch, by cost key, least recently run first.
         self._batch_seconds: dict[Hashable, float] = {}
         self._running: tuple[Hashable, float] | None = None  # (key, started) of the batch in compute
+        # The group of items the running batch admitted last: (when, how many). A joinable
+        # batch admits a group at its start and one each time calls join it; under steady
+        # load it may never end, so each group is measured on its own (``_close_group``).
+        self._group: tuple[float, int] = (0.0, 0)
         self._batch_span: tracing.BatchSpan | None = None  # the running batch's, when traced
         # The last batch held one item and nothing arrived while it ran (``_wait_for_batch``).
         self._light_load = False
@@ -509,7 +513,23 @@ class MicroBatcher(Generic[T, R]):
             self._tracer, self._batch_span, self.name, self._operation(key), [w.item for w in taken], now
         )
         self._observe_waits(self._operation(key), taken, now)
+        if taken:
+            self._close_group(key, now)
+            self._group = (now, len(taken))
+            self._running = (key, now)
         return taken
+
+    def _close_group(self, key: Hashable, now: float) -> None:
+        """Measures the group the running batch admitted last, up to ``now`` (the next
+        group joins, or the batch ends): the batch-time estimate behind RetryInfo,
+        ``batch_size`` (items admitted together) and ``batch_seconds``."""
+        started, items = self._group
+        elapsed = now - started
+        self._record_batch_s(key, elapsed)
+        if self._metrics:
+            operation = self._operation(key)
+            self._metrics.batch_size.labels(self.name, operation).observe(items)
+            self._metrics.batch_seconds.labels(self.name, operation).observe(elapsed)
 
     def _observe_waits(self, operation: str, batch: list[_Waiting[T, R]], now: float) -> None:
         """Each item's time in the queue, up to ``now`` (its batch starts or it joins one)."""
@@ -525,6 +545,7 @@ class MicroBatcher(Generic[T, R]):
         items = [w.item for w in batch]
         self._arrived_while_running = False
         self._running = (key, started)
+        self._group = (started, len(batch))
         batch_span = self._batch_span = tracing.start_batch(
             self._tracer, self.name, operation, items, started
         )
@@ -547,14 +568,8 @@ class MicroBatcher(Generic[T, R]):
             self._running = None
             tracing.end_batch(batch_span)
         self._last_batch_end = time.monotonic()
-        elapsed = self._last_batch_end - started
         self._light_load = len(batch) == 1 and not self._arrived_while_running
-        self._record_batch_s(key, elapsed)
-        if self._metrics:
-            # Every call the batch served, the ones that joined it while it ran included.
-            served = len(batch) + (len(inbox.joined) if inbox else 0)
-            self._metrics.batch_size.labels(self.name, operation).observe(served)
-            self._metrics.batch_seconds.labels(self.name, operation).observe(elapsed)
+        self._close_group(key, self._last_batch_end)
         for waiting, result in zip(batch, results, strict=True):
             _settle(waiting, result)
         for waiting in inbox.joined if inbox else ():

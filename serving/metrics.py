@@ -85,15 +85,16 @@ class BatchMetrics:
         )
         self.batch_size = Histogram(
             "imaging_batch_size",
-            f"Items per batch run on the model (with continuous batching, those that joined it too), "
-            f"in {_ITEMS}; {_OPERATION}.",
+            f"Items per batch run on the model, in {_ITEMS}; with continuous batching, per group "
+            f"admitted together (a batch's first items, then each group that joins it); {_OPERATION}.",
             labels,
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,
         )
         self.batch_seconds = Histogram(
             "imaging_batch_seconds",
-            f"Compute time of one batch on the model, in seconds; {_OPERATION}.",
+            f"Compute time of one batch on the model, in seconds; with continuous batching, of each "
+            f"group admitted together, until the next group joins or the batch ends; {_OPERATION}.",
             labels,
             buckets=LATENCY_BUCKETS_S,
             registry=registry,

@@ -5,6 +5,7 @@ tells them apart."""
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from pathlib import Path
 
@@ -91,3 +92,49 @@ async def test_queue_depth_and_batch_size_are_labelled_by_operation(tiny_blip: d
     assert after[items("caption")] - before.get(items("caption"), 0) == 3
     assert after[batches("embed_text")] - before.get(batches("embed_text"), 0) >= 1
     assert after[items("embed_text")] - before.get(items("embed_text"), 0) == 3
+
+
+async def test_a_group_that_joins_a_running_decode_is_measured_before_the_decode_ends(
+    tiny_blip: dict[str, Path],
+) -> None:
+    """Under steady load a continuous decode may never end: each group it admits
+    is measured when the next one joins, not when the batch is over."""
+    settings = tiny_captioner_settings(tiny_blip, max_batch_size=8, max_batch_delay_ms=0)
+    app = ServingApp("captioner", settings)
+    runtime = CaptionerRuntime(app, settings)
+    app.add(runtime)
+    async with (
+        running(app, grace_period_s=0),
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+        limit = (await stub.GetModelInfo(pb.GetModelInfoRequest())).max_new_tokens_limit
+        long = pb.DecodingOptions(max_new_tokens=limit, min_new_tokens=limit)
+        before = scrape(app)
+        # Slow steps, so that the long caption is still decoding when the short one is answered.
+        slow = runtime.engine.captioner.text_decoder.register_forward_pre_hook(lambda *_: time.sleep(0.02))
+        try:
+            with decoder_held(runtime.engine.captioner.text_decoder, HOLD_TIMEOUT_S) as entered:
+                first = asyncio.ensure_future(
+                    stub.Caption(pb.CaptionRequest(images=[scene_image(1)], decoding=long))
+                )
+                await asyncio.to_thread(entered.wait, HOLD_TIMEOUT_S)
+                short = asyncio.ensure_future(
+                    stub.Caption(pb.CaptionRequest(images=[scene_image(2)], decoding=greedy()))
+                )
+                while runtime.batcher.queue_depth < 1:
+                    await asyncio.sleep(0.01)
+            await short
+            mid_decode = scrape(app)
+            assert not first.done(), "the long caption ended before the short one: no join to measure"
+            await first
+        finally:
+            slow.remove()
+        while runtime.batcher._running is not None:  # callers are answered before their batch ends
+            await asyncio.sleep(0.01)
+        after = scrape(app)
+    # The long caption's group was measured when the short one joined, with the decode still running.
+    assert mid_decode[batches("caption")] - before.get(batches("caption"), 0) == 1
+    assert mid_decode[items("caption")] - before.get(items("caption"), 0) == 1
+    assert after[batches("caption")] - before.get(batches("caption"), 0) == 2
+    assert after[items("caption")] - before.get(items("caption"), 0) == 2
