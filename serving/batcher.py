@@ -247,7 +247,7 @@ class MicroBatcher(Generic[T, R]):
         self._task: asyncio.Task[None] | None = None
         # Seconds per batch, by cost key, least recently run first.
         self._batch_seconds: dict[Hashable, float] = {}
-        self._running: tuple[Hashable, float] | None = None  # (key, started) of the batch in compute
+        self._running: Hashable | None = None  # the key of the batch in compute
         # The group of items the running batch admitted last: (when, how many). A joinable
         # batch admits a group at its start and one each time calls join it; under steady
         # load it may never end, so each group is measured on its own (``_close_group``).
@@ -413,8 +413,8 @@ class MicroBatcher(Generic[T, R]):
 
         seconds = 0.0
         if self._running is not None:
-            key, started = self._running
-            seconds += max(0.0, batch_s(key) - (time.monotonic() - started))
+            # What is left of the group in compute (a whole batch, unless calls joined it).
+            seconds += max(0.0, batch_s(self._running) - (time.monotonic() - self._group[0]))
         for key, queue in self._queues.items():
             batches = -(-len(queue) // self._settings.max_batch_size)  # ceiling division
             seconds += batches * batch_s(key)
@@ -516,7 +516,6 @@ class MicroBatcher(Generic[T, R]):
         if taken:
             self._close_group(key, now)
             self._group = (now, len(taken))
-            self._running = (key, now)
         return taken
 
     def _close_group(self, key: Hashable, now: float) -> None:
@@ -544,7 +543,7 @@ class MicroBatcher(Generic[T, R]):
         self._observe_waits(operation, batch, started)
         items = [w.item for w in batch]
         self._arrived_while_running = False
-        self._running = (key, started)
+        self._running = key
         self._group = (started, len(batch))
         batch_span = self._batch_span = tracing.start_batch(
             self._tracer, self.name, operation, items, started

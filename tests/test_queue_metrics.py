@@ -53,11 +53,17 @@ def items(operation: str) -> str:
     return f'imaging_batch_size_sum{{model="captioner",operation="{operation}"}}'
 
 
-async def test_queue_depth_and_batch_size_are_labelled_by_operation(tiny_blip: dict[str, Path]) -> None:
+def captioner(tiny_blip: dict[str, Path]) -> tuple[ServingApp, CaptionerRuntime]:
+    """A captioner server on the tiny checkpoints (batches of up to 8, no batch delay) and its runtime."""
     settings = tiny_captioner_settings(tiny_blip, max_batch_size=8, max_batch_delay_ms=0)
     app = ServingApp("captioner", settings)
     runtime = CaptionerRuntime(app, settings)
     app.add(runtime)
+    return app, runtime
+
+
+async def test_queue_depth_and_batch_size_are_labelled_by_operation(tiny_blip: dict[str, Path]) -> None:
+    app, runtime = captioner(tiny_blip)
     async with (
         running(app, grace_period_s=0),
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
@@ -99,10 +105,7 @@ async def test_a_group_that_joins_a_running_decode_is_measured_before_the_decode
 ) -> None:
     """Under steady load a continuous decode may never end: each group it admits
     is measured when the next one joins, not when the batch is over."""
-    settings = tiny_captioner_settings(tiny_blip, max_batch_size=8, max_batch_delay_ms=0)
-    app = ServingApp("captioner", settings)
-    runtime = CaptionerRuntime(app, settings)
-    app.add(runtime)
+    app, runtime = captioner(tiny_blip)
     async with (
         running(app, grace_period_s=0),
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
