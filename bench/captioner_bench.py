@@ -2,7 +2,7 @@
 
 ``python -m bench.captioner_bench [--model shipped|blip-base|both] [--requests N] [--skip-open-loop]
 [--device cpu|cuda] [--dtype float32|bfloat16|float16] [--base-levels 1,8] [--base-batch 8]
-[--fixed-batches-too] [--base-open-loop]``
+[--fixed-batches-too] [--base-open-loop] [--decode-process-too]``
 
 For each input kind, in one run: the service over gRPC (a server process of
 its own) in closed loop at several concurrencies, against in-process loops
@@ -141,7 +141,9 @@ def inprocess(model_dir: str, inputs: Inputs, batches: list[int], tokens: dict[s
     return rows
 
 
-def start_server(model_dir: str, batch: int, continuous: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    model_dir: str, batch: int, continuous: bool = True, decode_process: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -153,6 +155,7 @@ def start_server(model_dir: str, batch: int, continuous: bool = True) -> tuple[s
         "CAPTIONER_MAX_BATCH_SIZE": str(batch),
         "CAPTIONER_MAX_QUEUE_SIZE": "1024",
         "CAPTIONER_CONTINUOUS_BATCHING": "true" if continuous else "false",
+        "CAPTIONER_DECODE_PROCESS": "true" if decode_process else "false",
         "CAPTIONER_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen([sys.executable, "-m", "captioner_svc"], cwd=REPO, env=env)
@@ -270,21 +273,27 @@ def bench_inputs(
     tokens: dict[str, int],
     decoding: pb.DecodingOptions,
     fixed_too: bool = False,
+    decode_process_too: bool = False,
 ) -> tuple[list[Row], list[str]]:
     """Closed-loop rows for one input kind (and, with ``fixed_too``, from a server
-    with fixed batches as well), and the findings."""
+    with fixed batches as well; with ``decode_process_too``, from one that decodes
+    in a child process), and the findings."""
     rows = inprocess(
         model_dir, inputs, sorted({1, *[min(level, batch * 4) for level in levels if level > 1]}), tokens
     )
     baseline = {row.concurrency: row.images_per_s for row in rows}
     findings = []
-    for continuous in (True, False) if fixed_too else (True,):
-        process, address = start_server(model_dir, batch, continuous)
+    servers = [("", True, False)]
+    if fixed_too:
+        servers.append((", fixed batches", False, False))
+    if decode_process_too:
+        servers.append((", decode process", True, True))
+    for suffix, continuous, decode_process in servers:
+        process, address = start_server(model_dir, batch, continuous, decode_process)
         try:
             for level in levels:
                 row, health = asyncio.run(closed_loop(address, inputs, level, decoding))
-                if not continuous:
-                    row.mode += ", fixed batches"
+                row.mode += suffix
                 loop_rate = baseline.get(level) or baseline[max(baseline)]
                 row.note = (
                     f"{row.images_per_s / loop_rate:.2f}x the in-process loop at {min(level, max(baseline))}"
@@ -374,6 +383,11 @@ def main() -> None:
         action="store_true",
         help="BLIP-base shape: the open loop too, at shares of the capacity at the highest level",
     )
+    parser.add_argument(
+        "--decode-process-too",
+        action="store_true",
+        help="shipped model: a server that decodes in a child process as well (CAPTIONER_DECODE_PROCESS)",
+    )
     args = parser.parse_args()
     # The server inherits these; the in-process loops read them too.
     os.environ["CAPTIONER_DEVICE"] = args.device
@@ -392,7 +406,9 @@ def main() -> None:
             (photos, [1, 16, 64]),
             (photo_inputs(args.requests // 2, 1024, 768), [16]),
         ):
-            r, f = bench_inputs(shipped, inputs, levels, 16, tokens, decoding)
+            r, f = bench_inputs(
+                shipped, inputs, levels, 16, tokens, decoding, decode_process_too=args.decode_process_too
+            )
             rows += r
             findings += f
             if inputs is photos and not args.skip_open_loop:

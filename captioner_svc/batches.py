@@ -8,7 +8,7 @@ import time
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
-from captioner_svc.engine import CaptionEngine
+from captioner_svc.engine import CaptionEngine, CaptionFn
 from captioner_svc.metrics import CaptionerMetrics
 from captioner_svc.options import (
     AttentionJob,
@@ -32,9 +32,13 @@ class BatchRunner:
     """``process(key, items)`` for the runtime's batcher: one result per item;
     None for an item whose caller left (``serving.compute``)."""
 
-    def __init__(self, engine: CaptionEngine, metrics: CaptionerMetrics) -> None:
+    def __init__(
+        self, engine: CaptionEngine, metrics: CaptionerMetrics, decode: CaptionFn | None = None
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
+        # Caption batches: ``engine.caption``, or the same in a child process (``DecodeProcess``).
+        self.decode: CaptionFn = decode or engine.caption
 
     def __call__(self, key: Hashable, items: Sequence[Any], inbox: JoinInbox | None = None) -> Sequence[Any]:
         payloads = [item.payload for item in items]
@@ -82,7 +86,7 @@ class BatchRunner:
             # (under steady load a decode may run for minutes, so not only when it ends).
             self.metrics.stage_seconds.labels("encode_image").observe(seconds)
 
-        results = self.engine.caption(options, jobs, items, inbox, finished, encoded)
+        results = self.decode(options, jobs, items, inbox, finished, encoded)
         done = [r for r in results if r is not None]
         if done:
             # The batch's span: its own rows' encoding (they share it) and the first one's decode.

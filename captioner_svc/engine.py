@@ -30,6 +30,20 @@ from serving.compute import DtypeName, Inbox, Row, torch_dtype
 _LOGGER = logging.getLogger(__name__)
 
 
+# ``CaptionEngine.caption``'s signature: (options, jobs, rows, inbox, on_finish, on_encode) -> results.
+CaptionFn = Callable[
+    [
+        DecodeOptions,
+        Sequence[CaptionJob],
+        Sequence[Row],
+        Inbox | None,
+        FinishFn | None,
+        Callable[[float], None] | None,
+    ],
+    list[CaptionResult | None],
+]
+
+
 def _time_to_join(joinable: int, active: int, steps_since_join: int, join_after_steps: int) -> bool:
     """Continuous batching: admitting calls pauses every running row for an image
     encode and a prefill, whose cost hardly depends on how many join, so calls

@@ -17,6 +17,7 @@ from opentelemetry import trace
 
 from captioner_svc.batches import BatchRunner
 from captioner_svc.captioning import Captioning
+from captioner_svc.decode_process import DecodeProcess
 from captioner_svc.encoders import EncoderPool
 from captioner_svc.engine import CaptionEngine, EngineConfig
 from captioner_svc.metrics import CaptionerMetrics
@@ -38,20 +39,21 @@ class CaptionerRuntime(ModelRuntime):
     service_names: tuple[str, ...] = (SERVICE_NAME,)
 
     def __init__(self, app: ServingApp, settings: CaptionerSettings) -> None:
-        self.engine = CaptionEngine(
-            EngineConfig(
-                caption_model=settings.caption_model,
-                retrieval_model=settings.retrieval_model,
-                adapters=dict(settings.adapters) if settings.caption_model else {},
-                device=settings.device,
-                dtype=settings.dtype,
-                cpu_threads=settings.cpu_threads,
-                join_after_steps=settings.join_after_steps,
-            )
+        config = EngineConfig(
+            caption_model=settings.caption_model,
+            retrieval_model=settings.retrieval_model,
+            adapters=dict(settings.adapters) if settings.caption_model else {},
+            device=settings.device,
+            dtype=settings.dtype,
+            cpu_threads=settings.cpu_threads,
+            join_after_steps=settings.join_after_steps,
         )
+        self.engine = CaptionEngine(config)
+        # Captions decode in a child process, or on the model's thread.
+        self.decoder = DecodeProcess(config) if settings.decode_process and settings.caption_model else None
         self._continuous = settings.continuous_batching
         metrics = CaptionerMetrics(app.registry)
-        self._run_batch = BatchRunner(self.engine, metrics)
+        self._run_batch = BatchRunner(self.engine, metrics, self.decoder.caption if self.decoder else None)
         super().__init__("captioner", self.engine, app, settings)
         self.encoders = (
             EncoderPool(
@@ -63,15 +65,22 @@ class CaptionerRuntime(ModelRuntime):
         self.captioning = Captioning(self.engine, self.batcher, metrics, settings, self.encoders)
 
     async def load(self) -> None:
-        if self.encoders is None:
-            await super().load()
-        else:  # the encoder processes load their towers while the model loads
-            await asyncio.gather(super().load(), self.encoders.start())
+        # Processes of their own load their models while this one loads.
+        children = [self.encoders.start()] if self.encoders else []
+        if self.decoder is not None:
+            children.append(asyncio.to_thread(self.decoder.start))
+        await asyncio.gather(super().load(), *children)
 
     async def close(self) -> None:
+        if self.decoder is not None:
+            # Calls have drained: a batch the child still holds (a hung child) must not
+            # keep the worker thread, which the runtime waits for, from ending.
+            self.decoder.kill()
         await super().close()
         if self.encoders is not None:
             self.encoders.close()
+        if self.decoder is not None:
+            self.decoder.close()
 
     def register(self, server: grpc.aio.Server) -> None:
         captioner_pb2_grpc.add_CaptionerServiceServicer_to_server(CaptionerServicer(self.captioning), server)

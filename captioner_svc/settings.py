@@ -73,6 +73,12 @@ class CaptionerSettings(ModelServerSettings):
         "their own (each holds a copy of it), beside the decode loop instead of on its thread. 0: on "
         "the model's thread.",
     )
+    decode_process: bool = Field(
+        False,
+        description="CPU only: greedy, sampled and beam captions decode in a child process holding its own "
+        "copy of the caption model, so the decode loop no longer shares this process's interpreter lock "
+        "with gRPC and image preparation.",
+    )
     dtype: DtypeName = Field("float32", description="Model weights' dtype.")
     default_max_new_tokens: int = Field(
         30, ge=1, description="max_new_tokens when a request leaves it unset."
@@ -97,4 +103,12 @@ class CaptionerSettings(ModelServerSettings):
     def _encoders_on_cpu(self) -> CaptionerSettings:
         if self.encoder_processes and self.device != "cpu":
             raise ValueError("encoder_processes is for device cpu; on a GPU the vision tower runs batched")
+        return self
+
+    @model_validator(mode="after")
+    def _decode_process_on_cpu(self) -> CaptionerSettings:
+        if self.decode_process and self.device != "cpu":
+            raise ValueError("decode_process is for device cpu; on a GPU the model stays in one process")
+        if self.decode_process and self.encoder_processes:
+            raise ValueError("choose decode_process or encoder_processes, not both")
         return self

@@ -404,11 +404,17 @@ async def test_concurrent_streams_are_batched_and_each_gets_its_own_tokens(
     ), "streams never batched"
 
 
-@pytest.mark.parametrize("continuous", [True, False], ids=["continuous", "fixed-batches"])
+@pytest.mark.parametrize(
+    ("continuous", "decode_process"),
+    [(True, False), (False, False), (True, True)],
+    ids=["continuous", "fixed-batches", "continuous-in-a-decode-process"],
+)
 async def test_a_stream_that_arrives_mid_decode_joins_it_and_ends_first(
-    tiny_blip: dict[str, Path], continuous: bool
+    tiny_blip: dict[str, Path], continuous: bool, decode_process: bool
 ) -> None:
-    settings = tiny_captioner_settings(tiny_blip, continuous_batching=continuous, max_batch_delay_ms=0)
+    settings = tiny_captioner_settings(
+        tiny_blip, continuous_batching=continuous, max_batch_delay_ms=0, decode_process=decode_process
+    )
     encodes = {"stage": "encode_image"}
     async with (
         running(build_app(settings), grace_period_s=0) as app,
