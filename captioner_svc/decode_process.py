@@ -32,6 +32,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -106,7 +107,7 @@ class DecodeProcess:
                 "the decode process died; the next batch starts a new one", extra={"error": repr(exc)}
             )
             self._stop()
-            raise errors.Unavailable("the caption decoder restarted; retry") from None
+            raise errors.Unavailable("the caption decode process stopped; retry") from None
         except _ChildFailed:
             self._stop()
             raise
@@ -118,13 +119,14 @@ class DecodeProcess:
             process.kill()
 
     def close(self) -> None:
-        """Ends the child; call it once no batch runs (after the worker thread stopped)."""
+        """Ends the child, letting it exit cleanly; call it once no batch runs
+        (after the worker thread stopped)."""
         if self._conn is not None:
             with contextlib.suppress(OSError):
                 self._conn.send(("close",))
         if self._process is not None:
             self._process.join(timeout=5)
-        self._stop()
+        self._stop()  # kills it only if it did not exit
 
     def _stop(self) -> None:
         if self._process is not None and self._process.is_alive():
@@ -232,6 +234,8 @@ class _Relay:
 
 def _child_main(conn: Connection, config: EngineConfig) -> None:
     """(decode process) Loads the engine, then decodes batches until told to close."""
+    # Ctrl-C reaches the whole process group: the server decides when this process ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         engine = CaptionEngine(config)
         engine.load()

@@ -9,6 +9,7 @@ all work on the model and a cancelled call never reaches it.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ from imaging.captioner.v1 import captioner_pb2, captioner_pb2_grpc
 from serving.batcher import JoinInbox, WorkItem
 from serving.runtime import ModelRuntime
 from serving.server import ServingApp
+
+# How long closing waits for the decode process's last batch before it kills the process.
+_DECODER_GRACE_S = 10.0
 
 SERVICE_NAME = captioner_pb2.DESCRIPTOR.services_by_name["CaptionerService"].full_name
 
@@ -72,14 +76,16 @@ class CaptionerRuntime(ModelRuntime):
         await asyncio.gather(super().load(), *children)
 
     async def close(self) -> None:
-        if self.decoder is not None:
-            # Calls have drained: a batch the child still holds (a hung child) must not
-            # keep the worker thread, which the runtime waits for, from ending.
-            self.decoder.kill()
+        # Calls have drained, so the child's batch ends at its next step; one that
+        # does not (a hung child) must not keep the worker thread, which closing waits for.
+        hung = threading.Timer(_DECODER_GRACE_S, self.decoder.kill) if self.decoder else None
+        if hung is not None:
+            hung.start()
         await super().close()
         if self.encoders is not None:
             self.encoders.close()
-        if self.decoder is not None:
+        if self.decoder is not None and hung is not None:
+            hung.cancel()
             self.decoder.close()
 
     def register(self, server: grpc.aio.Server) -> None:
