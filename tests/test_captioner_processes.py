@@ -12,10 +12,11 @@ dies fails only the calls it had, with UNAVAILABLE, and is replaced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,8 @@ from toyworld.world import sample_scene, split_seeds
 
 pytestmark = pytest.mark.slow
 
+Stub = captioner_pb2_grpc.CaptionerServiceStub
+
 DECODINGS = {
     "greedy": pb.DecodingOptions(max_new_tokens=20),
     "sampling": pb.DecodingOptions(
@@ -57,6 +60,18 @@ def _images() -> list[common_pb2.Image]:
     ]
 
 
+@contextlib.asynccontextmanager
+async def _serving(**settings: Any) -> AsyncIterator[tuple[CaptionerRuntime, Stub]]:
+    """The shipped captioner with ``settings``, its runtime and a client of it."""
+    app = build_captioner(CaptionerSettings(port=0, metrics_port=0, **settings))
+    runtime = next(s for s in app._services if isinstance(s, CaptionerRuntime))
+    async with (
+        running(app, grace_period_s=0),
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        yield runtime, captioner_pb2_grpc.CaptionerServiceStub(channel)
+
+
 @dataclass
 class Served:
     """What one server answered, and how often this process ran each part of the model."""
@@ -69,8 +84,6 @@ class Served:
 async def _captions(**settings: Any) -> Served:
     """Every image captioned with every decoding, one call per image, all at
     once (later calls join running decodes)."""
-    app = build_captioner(CaptionerSettings(port=0, metrics_port=0, **settings))
-    runtime = next(s for s in app._services if isinstance(s, CaptionerRuntime))
     counts = {"tower": 0, "decoder": 0}
 
     def counter(part: str) -> Callable[..., None]:
@@ -80,29 +93,27 @@ async def _captions(**settings: Any) -> Served:
         return count
 
     captions: dict[str, list[str]] = {}
-    async with running(app, grace_period_s=0):
+    async with _serving(**settings) as (runtime, stub):
         hook = runtime.engine.captioner.vision_model.register_forward_hook(counter("tower"))
         runtime.engine.captioner.text_decoder.register_forward_hook(counter("decoder"))
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
-            images = _images()
-            # A stream is prepared like a unary call; its tokens add up to its caption.
-            request = pb.StreamCaptionRequest(image=images[0], decoding=DECODINGS["greedy"])
-            events = [event async for event in stub.StreamCaption(request)]
-            streamed = "".join(event.token.text for event in events if event.HasField("token"))
-            assert streamed == events[-1].caption.text
-            captions["stream"] = [events[-1].caption.text]
-            for name, decoding in DECODINGS.items():
-                if name == "beam search":
-                    hook.remove()
-                adapter = "fr" if name.endswith("adapter fr") else ""
-                replies = await asyncio.gather(
-                    *(
-                        stub.Caption(pb.CaptionRequest(images=[image], decoding=decoding, adapter=adapter))
-                        for image in images
-                    )
+        images = _images()
+        # A stream is prepared like a unary call; its tokens add up to its caption.
+        request = pb.StreamCaptionRequest(image=images[0], decoding=DECODINGS["greedy"])
+        events = [event async for event in stub.StreamCaption(request)]
+        streamed = "".join(event.token.text for event in events if event.HasField("token"))
+        assert streamed == events[-1].caption.text
+        captions["stream"] = [events[-1].caption.text]
+        for name, decoding in DECODINGS.items():
+            if name == "beam search":
+                hook.remove()
+            adapter = "fr" if name.endswith("adapter fr") else ""
+            replies = await asyncio.gather(
+                *(
+                    stub.Caption(pb.CaptionRequest(images=[image], decoding=decoding, adapter=adapter))
+                    for image in images
                 )
-                captions[name] = [reply.captions[0].text for reply in replies]
+            )
+            captions[name] = [reply.captions[0].text for reply in replies]
     return Served(captions, counts["tower"], counts["decoder"])
 
 
@@ -121,15 +132,9 @@ async def test_captions_are_the_same_computed_in_processes_of_their_own() -> Non
 
 
 async def test_a_killed_encoder_process_is_replaced_and_calls_go_on() -> None:
-    app = build_captioner(CaptionerSettings(port=0, metrics_port=0, encoder_processes=1))
-    runtime = next(s for s in app._services if isinstance(s, CaptionerRuntime))
-    assert runtime.encoders is not None
     request = pb.CaptionRequest(images=_images()[:1], decoding=DECODINGS["greedy"])
-    async with (
-        running(app, grace_period_s=0),
-        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-    ):
-        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+    async with _serving(encoder_processes=1) as (runtime, stub):
+        assert runtime.encoders is not None
         before = (await stub.Caption(request)).captions[0].text
         (killed,) = runtime.encoders.pids
         os.kill(killed, signal.SIGKILL)
@@ -157,15 +162,9 @@ def test_encoder_processes_are_for_the_cpu() -> None:
 
 
 async def test_a_killed_decode_process_fails_its_calls_unavailable_and_is_replaced() -> None:
-    app = build_captioner(CaptionerSettings(port=0, metrics_port=0, decode_process=True))
-    runtime = next(s for s in app._services if isinstance(s, CaptionerRuntime))
-    assert runtime.decoder is not None
     request = pb.CaptionRequest(images=_images()[:1], decoding=DECODINGS["greedy"])
-    async with (
-        running(app, grace_period_s=0),
-        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-    ):
-        stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
+    async with _serving(decode_process=True) as (runtime, stub):
+        assert runtime.decoder is not None
         before = (await stub.Caption(request)).captions[0].text
         killed = runtime.decoder.pid
         assert killed is not None
