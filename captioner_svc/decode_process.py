@@ -28,6 +28,7 @@ every join it sent, else the join on its way starts a new decode.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -55,7 +56,8 @@ class DecodeProcess:
     """A child process that decodes captions with its own ``CaptionEngine``."""
 
     def __init__(self, config: EngineConfig) -> None:
-        self._config = config
+        # The child needs the caption model (and its adapters) only.
+        self._config = dataclasses.replace(config, retrieval_model="")
         self._process: Any = None
         self._conn: Connection | None = None
 

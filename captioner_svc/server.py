@@ -82,10 +82,11 @@ class CaptionerRuntime(ModelRuntime):
         if hung is not None:
             hung.start()
         await super().close()
+        if hung is not None:
+            hung.cancel()
         if self.encoders is not None:
             self.encoders.close()
-        if self.decoder is not None and hung is not None:
-            hung.cancel()
+        if self.decoder is not None:
             self.decoder.close()
 
     def register(self, server: grpc.aio.Server) -> None:
