@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -24,9 +26,9 @@ import grpc
 import pytest
 from pydantic import ValidationError
 
-from captioner_svc.decode_process import DecodeProcess
+from captioner_svc.decode_process import DecodeProcess, _Relay
 from captioner_svc.engine import EngineConfig
-from captioner_svc.options import CaptionJob, DecodeOptions, TokenEvent
+from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, Finish, TokenEvent
 from captioner_svc.server import CaptionerRuntime
 from captioner_svc.server import build_app as build_captioner
 from captioner_svc.settings import MODELS_DIR, CaptionerSettings
@@ -232,3 +234,72 @@ def test_a_row_whose_caller_left_stops_decoding_in_the_decode_process() -> None:
     finally:
         decoder.close()
     assert decoder.pid is None
+
+
+class _Joiner(_Caller):
+    """A unary call waiting to join, as the batcher's inbox hands it over."""
+
+    streaming = False
+
+    def __init__(self, job: CaptionJob) -> None:
+        super().__init__(leaves=False)
+        self.payload = job
+
+
+class _OneJoiner:
+    """An inbox holding one call that may join at once."""
+
+    def __init__(self, joiner: _Joiner) -> None:
+        self.waiting = [joiner]
+
+    def joinable(self, active: int) -> int:
+        return len(self.waiting)
+
+    def take(self, active: int) -> list[_Joiner]:
+        taken, self.waiting = self.waiting, []
+        return taken
+
+
+def _result(text: str) -> CaptionResult:
+    return CaptionResult(text, (5,), Finish.END_OF_SEQUENCE, -0.1, 0.0, 0.0)
+
+
+def test_a_join_that_crosses_the_end_of_a_decode_is_decoded_not_lost() -> None:
+    """The front's half of the handshake, against a scripted child: the child
+    says it is idle before it has seen the join on its way, so the batch must
+    not end until the child has decoded that join too."""
+    front, child = multiprocessing.Pipe()
+    image = render_varied(sample_scene(1))
+    joiner = _Joiner(CaptionJob(image, seed=1))
+    finished: list[tuple[object, str]] = []
+    relay = _Relay(
+        front,
+        [_Caller(leaves=False)],
+        _OneJoiner(joiner),
+        lambda row, r: finished.append((row, r.text)),
+        None,
+    )
+    outcome: list[list[CaptionResult | None]] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(relay.run(DecodeOptions(), [CaptionJob(image, seed=0)]))
+    )
+    thread.start()
+    try:
+        assert child.recv()[0] == "batch"
+        kind, jobs, streaming = child.recv()  # the relay hands the waiting call over at once
+        assert (kind, len(jobs), streaming) == ("join", 1, [False])
+        # The child ended its first row and says idle having received no join (they crossed).
+        child.send(("finish", 0, _result("first")))
+        child.send(("results", [0], [_result("first")]))
+        child.send(("idle", 0))
+        assert not child.poll(0.3), "the relay ended the batch with a join still on its way"
+        # The child then decodes the join and is idle again, having received it.
+        child.send(("finish", 1, _result("joined")))
+        child.send(("results", [1], [_result("joined")]))
+        child.send(("idle", 1))
+        assert child.recv() == ("end",)
+    finally:
+        thread.join(timeout=10)
+    assert outcome == [[_result("first")]]
+    assert [text for _, text in finished] == ["first", "joined"]
+    assert finished[1][0] is joiner  # the joined call was answered through on_finish
