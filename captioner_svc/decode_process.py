@@ -275,6 +275,8 @@ class _ChildRow:
 
     @property
     def cancelled(self) -> bool:
+        # The engine asks at every step: the child reads what the front sent (callers
+        # that left, calls that join) here, between steps, without waiting.
         self.batch.drain()
         return self.left
 
