@@ -1,7 +1,7 @@
 """Caption decoding in a process of its own (CPU serving).
 
 On a CPU the decode loop, gRPC and image preparation share one interpreter
-lock: a saturated server used about 1.1 of 2 cores while its decode loop
+lock: a saturated server used 1.1-1.2 of 2 cores while its decode loop
 waited for the lock. With ``CAPTIONER_DECODE_PROCESS=true`` greedy, sampled
 and beam captions (streams included) decode in a child process holding its
 own copy of the caption model, as a text-generation server's router hands
@@ -17,9 +17,10 @@ and an inbox that stand in for these (``_ChildBatch``).
 
 Messages, front to child: ``("batch", options, jobs, streaming, joins)``,
 ``("join", jobs, streaming)``, ``("cancel", indexes)``, ``("end",)``,
-``("close",)``. Child to front: ``("ready",)``, ``("emit", index, event)``,
-``("finish", index, result)``, ``("encode", seconds)``, ``("results",
-indexes, results)``, ``("idle", joins_received)``, ``("error", text)``.
+``("close",)``. Child to front: ``("ready",)`` or ``("failed", text)`` once
+loaded, then ``("emit", index, event)``, ``("finish", index, result)``,
+``("encode", seconds)``, ``("results", indexes, results)``, ``("idle",
+joins_received)``, ``("error", text)``.
 A batch ends with a handshake: the child, out of rows, says ``idle`` with the
 number of joins it received; the front answers ``end`` only when that is
 every join it sent, else the join on its way starts a new decode.
