@@ -320,6 +320,7 @@ def bench_open_loop(
     count: int,
     decoding: pb.DecodingOptions,
     capacity_at: int = 16,
+    decode_process_too: bool = False,
 ) -> Table:
     table = Table(
         title=f"open loop, Poisson arrivals, {inputs.name}, "
@@ -336,14 +337,17 @@ def bench_open_loop(
         "p99 ms",
     ):
         table.add_column(column)
-    for continuous in (True, False):
-        process, address = start_server(model_dir, batch, continuous)
+    servers = [("continuous", True, False), ("fixed batches", False, False)]
+    if decode_process_too:
+        servers.append(("continuous, decode process", True, True))
+    for name, continuous, decode_process in servers:
+        process, address = start_server(model_dir, batch, continuous, decode_process)
         try:
             for share in (0.5, 0.9):
                 latencies, first = asyncio.run(open_loop(address, inputs, share * capacity, count, decoding))
                 p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
                 table.add_row(
-                    "continuous" if continuous else "fixed batches",
+                    name,
                     f"{share:.0%}",
                     str(count),
                     f"{p50:.0f}",
@@ -386,7 +390,8 @@ def main() -> None:
     parser.add_argument(
         "--decode-process-too",
         action="store_true",
-        help="shipped model: a server that decodes in a child process as well (CAPTIONER_DECODE_PROCESS)",
+        help="shipped model: a server that decodes in a child process as well, closed and open loop "
+        "(CAPTIONER_DECODE_PROCESS)",
     )
     args = parser.parse_args()
     # The server inherits these; the in-process loops read them too.
@@ -415,7 +420,17 @@ def main() -> None:
                 capacity = next(
                     x.images_per_s for x in r if x.mode == "service over gRPC" and x.concurrency == 16
                 )
-                tables.append(bench_open_loop(shipped, inputs, capacity, 16, args.open_loop_calls, decoding))
+                tables.append(
+                    bench_open_loop(
+                        shipped,
+                        inputs,
+                        capacity,
+                        16,
+                        args.open_loop_calls,
+                        decoding,
+                        decode_process_too=args.decode_process_too,
+                    )
+                )
     if args.model in ("blip-base", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             base = str(save_blip_base_shaped(Path(tmp) / "blip-base"))
