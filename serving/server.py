@@ -32,6 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # How long calls cut at the end of the grace period get to send their status.
 _CUT_WAIT_S = 2.0
+# How long calls that arrive as the server stops get to receive their refusal.
+_REFUSAL_WAIT_S = 1.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # The health name of liveness probes: SERVING once the services loaded, until the
@@ -216,7 +218,9 @@ class ServingApp:
             )
             await self._interceptor.wait_idle(_CUT_WAIT_S)
         if self._server is not None:
-            await self._server.stop(0)
+            # Not stop(0): a call that arrived just now is being refused (UNAVAILABLE, which
+            # clients retry elsewhere); aborting it would answer CANCELLED instead.
+            await self._server.stop(_REFUSAL_WAIT_S)
         for service in reversed(self._services):
             await service.close()
         if self._metrics is not None:
