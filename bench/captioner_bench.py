@@ -265,6 +265,16 @@ async def open_loop(
     return latencies, first_tokens
 
 
+def _servers(fixed_too: bool, decode_process_too: bool) -> list[tuple[str, bool, bool]]:
+    """(name, continuous batching, decode process) of each server to measure, the default first."""
+    servers = [("continuous", True, False)]
+    if fixed_too:
+        servers.append(("fixed batches", False, False))
+    if decode_process_too:
+        servers.append(("decode process", True, True))
+    return servers
+
+
 def bench_inputs(
     model_dir: str,
     inputs: Inputs,
@@ -283,17 +293,13 @@ def bench_inputs(
     )
     baseline = {row.concurrency: row.images_per_s for row in rows}
     findings = []
-    servers = [("", True, False)]
-    if fixed_too:
-        servers.append((", fixed batches", False, False))
-    if decode_process_too:
-        servers.append((", decode process", True, True))
-    for suffix, continuous, decode_process in servers:
+    for name, continuous, decode_process in _servers(fixed_too, decode_process_too):
         process, address = start_server(model_dir, batch, continuous, decode_process)
         try:
             for level in levels:
                 row, health = asyncio.run(closed_loop(address, inputs, level, decoding))
-                row.mode += suffix
+                if name != "continuous":
+                    row.mode += f", {name}"
                 loop_rate = baseline.get(level) or baseline[max(baseline)]
                 row.note = (
                     f"{row.images_per_s / loop_rate:.2f}x the in-process loop at {min(level, max(baseline))}"
@@ -337,10 +343,7 @@ def bench_open_loop(
         "p99 ms",
     ):
         table.add_column(column)
-    servers = [("continuous", True, False), ("fixed batches", False, False)]
-    if decode_process_too:
-        servers.append(("continuous, decode process", True, True))
-    for name, continuous, decode_process in servers:
+    for name, continuous, decode_process in _servers(True, decode_process_too):
         process, address = start_server(model_dir, batch, continuous, decode_process)
         try:
             for share in (0.5, 0.9):
