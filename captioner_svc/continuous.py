@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from captioner_svc.decoder_step import decoder_step
 from captioner_svc.decoding import Detokenizer, RowState, advance_row, penalty_and_warpers
 from captioner_svc.options import CaptionResult, DecodeOptions, Strategy
 from serving.compute import Row
@@ -110,19 +111,13 @@ class RunningDecode:
         """One token for every live row."""
         length = self.past.get_seq_length()
         device = self.embeds.device
-        mask = (torch.arange(length + 1, device=device)[None, :] >= self.pad[:, None]).long()
-        out = self.model.text_decoder(
-            input_ids=self.next_tokens[:, None],
-            attention_mask=mask,
-            position_ids=self.positions[:, None],
-            encoder_hidden_states=self.embeds,
-            past_key_values=self.past,
-            use_cache=True,
-        )
-        self.past = out.past_key_values
+        attends = torch.arange(length + 1, device=device)[None, :] >= self.pad[:, None]
+        mask = torch.zeros(attends.shape, dtype=self.embeds.dtype, device=device)
+        mask = mask.masked_fill(~attends, torch.finfo(self.embeds.dtype).min)[:, None, None, :]
+        logits = decoder_step(self.model.text_decoder, self.past, self.next_tokens, self.positions, mask)
         self.positions = self.positions + 1
         self.sequences = torch.cat([self.sequences, self.next_tokens[:, None]], dim=1)
-        chosen, log_probs = self._choose(out.logits[:, -1, :], self.sequences, self.rows)
+        chosen, log_probs = self._choose(logits, self.sequences, self.rows)
         self.next_tokens = chosen
         keep = self._advance(self.rows, chosen, log_probs)
         if len(keep) < len(self.rows):

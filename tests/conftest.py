@@ -127,7 +127,10 @@ async def shipped_captioner() -> AsyncIterator[captioner_pb2_grpc.CaptionerServi
 @contextlib.contextmanager
 def decoder_held(decoder: torch.nn.Module, timeout_s: float = 30) -> Iterator[threading.Event]:
     """Holds every forward pass of ``decoder`` (on the model's worker thread)
-    until the block ends; yields the event set once compute is held."""
+    until the block ends; yields the event set once compute is held. For the
+    caption decoder pass ``text_decoder.cls``, the LM head that ends every
+    pass (prefill, step, beam), as decode steps bypass ``text_decoder``'s own
+    forward (``captioner_svc.decoder_step``)."""
     entered, release = threading.Event(), threading.Event()
 
     def hold(module: object, args: object) -> None:

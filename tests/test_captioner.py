@@ -93,7 +93,7 @@ async def test_greedy_caption_is_the_same_batched_or_alone(
     (runtime,) = captioner_app._services
     assert isinstance(runtime, CaptionerRuntime)
     # The first call's decode is held until the other five wait: they then join it.
-    with decoder_held(runtime.engine.captioner.text_decoder) as entered:
+    with decoder_held(runtime.engine.captioner.text_decoder.cls) as entered:
         first = asyncio.ensure_future(caption_text(captioner_stub, images[0], decoding=greedy()))
         await asyncio.to_thread(entered.wait, 30)
         others = [
@@ -566,7 +566,7 @@ async def test_a_full_queue_refuses_before_decoding_and_health_stays_fast(tiny_b
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
     ):
         stub, health = Stub(channel), health_pb2_grpc.HealthStub(channel)
-        with decoder_held(runtime.engine.captioner.text_decoder, HOLD_TIMEOUT_S) as entered:
+        with decoder_held(runtime.engine.captioner.text_decoder.cls, HOLD_TIMEOUT_S) as entered:
             in_compute = asyncio.ensure_future(caption_text(stub, scene_image(1), decoding=greedy()))
             await asyncio.to_thread(entered.wait, HOLD_TIMEOUT_S)
             queued = asyncio.ensure_future(

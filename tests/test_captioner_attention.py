@@ -126,7 +126,7 @@ async def test_a_cancelled_attention_call_stops_decoding(tiny_blip: dict[str, Pa
             decoder_calls.append(time.monotonic())
             time.sleep(SLOW_STEP_S)
 
-        decoder = runtime.engine.captioner.text_decoder
+        decoder = runtime.engine.captioner.text_decoder.cls
         handle = decoder.register_forward_pre_hook(slow_step)
         try:
             call = stub.GetCrossAttention(

@@ -54,8 +54,9 @@ def test_a_cancelled_row_stops_decoding_while_the_batch_goes_on(engine: CaptionE
     expected = engine.caption(options, jobs(3), alone)
     rows = [Listener(), Listener(cancel_after=2), Listener()]
     steps: list[int] = []
-    handle = engine.captioner.text_decoder.register_forward_hook(
-        lambda module, args, kwargs, output: steps.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    # The LM head ends every decoder pass (prefill and step): its input has a row per decoded row.
+    handle = engine.captioner.text_decoder.cls.register_forward_hook(
+        lambda module, args, output: steps.append(args[0].shape[0])
     )
     try:
         results = engine.caption(options, jobs(3), rows)
@@ -153,9 +154,8 @@ def test_a_joined_row_leaves_when_its_caller_cancels(engine: CaptionEngine) -> N
     leaver.cancel_after = 3
     inbox = Inbox({1: [leaver]})
     rows_per_pass: list[int] = []
-    handle = engine.captioner.text_decoder.register_forward_hook(
-        lambda module, args, kwargs, output: rows_per_pass.append(kwargs["input_ids"].shape[0]),
-        with_kwargs=True,
+    handle = engine.captioner.text_decoder.cls.register_forward_hook(
+        lambda module, args, output: rows_per_pass.append(args[0].shape[0])
     )
     try:
         results = engine.caption(options, jobs(1), [Listener()], inbox)

@@ -69,7 +69,7 @@ async def test_queue_depth_and_batch_size_are_labelled_by_operation(tiny_blip: d
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
     ):
         stub = captioner_pb2_grpc.CaptionerServiceStub(channel)
-        with decoder_held(runtime.engine.captioner.text_decoder, HOLD_TIMEOUT_S) as entered:
+        with decoder_held(runtime.engine.captioner.text_decoder.cls, HOLD_TIMEOUT_S) as entered:
             # One caption in compute holds the worker; what follows waits in the queue.
             in_compute = asyncio.ensure_future(
                 stub.Caption(pb.CaptionRequest(images=[scene_image(1)], decoding=greedy()))
@@ -115,9 +115,11 @@ async def test_a_group_that_joins_a_running_decode_is_measured_before_the_decode
         long = pb.DecodingOptions(max_new_tokens=limit, min_new_tokens=limit)
         before = scrape(app)
         # Slow steps, so that the long caption is still decoding when the short one is answered.
-        slow = runtime.engine.captioner.text_decoder.register_forward_pre_hook(lambda *_: time.sleep(0.02))
+        slow = runtime.engine.captioner.text_decoder.cls.register_forward_pre_hook(
+            lambda *_: time.sleep(0.02)
+        )
         try:
-            with decoder_held(runtime.engine.captioner.text_decoder, HOLD_TIMEOUT_S) as entered:
+            with decoder_held(runtime.engine.captioner.text_decoder.cls, HOLD_TIMEOUT_S) as entered:
                 first = asyncio.ensure_future(
                     stub.Caption(pb.CaptionRequest(images=[scene_image(1)], decoding=long))
                 )
