@@ -40,11 +40,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from captioner_svc.engine import CaptionEngine, EngineConfig
-from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions
+from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, Strategy
 from serving import errors
 from serving.compute import Inbox, Row
 
 _LOGGER = logging.getLogger(__name__)
+
+# Jobs in, the same jobs with their images' embeddings out (``CaptionEngine.encode_jobs``).
+EncodeFn = Callable[[Sequence[CaptionJob]], list[CaptionJob]]
 
 # How often the relay looks for calls that join, and for callers that left,
 # while the child is quiet: well under one decode step.
@@ -56,9 +59,12 @@ _LOAD_TIMEOUT_S = 600.0
 class DecodeProcess:
     """A child process that decodes captions with its own ``CaptionEngine``."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, encode: EncodeFn | None = None) -> None:
         # The child needs the caption model (and its adapters) only.
         self._config = dataclasses.replace(config, retrieval_model="")
+        # This process's vision tower (``CaptionEngine.encode_jobs``): with it, images are
+        # encoded here, on the worker thread, while the child decodes (None: in the child).
+        self._encode = encode
         self._process: Any = None
         self._conn: Connection | None = None
 
@@ -101,7 +107,9 @@ class DecodeProcess:
             self._stop()
             self.start()  # the first batch after the child died starts a new one
         assert self._conn is not None
-        relay = _Relay(self._conn, rows, inbox, on_finish, on_encode)
+        # Beam search encodes its own batch, once, in the child.
+        encode = None if options.strategy is Strategy.BEAM_SEARCH else self._encode
+        relay = _Relay(self._conn, rows, inbox, on_finish, on_encode, encode)
         try:
             return relay.run(options, jobs)
         except (EOFError, OSError) as exc:
@@ -156,8 +164,10 @@ class _Relay:
         inbox: Inbox | None,
         on_finish: Callable[[Row, CaptionResult], None] | None,
         on_encode: Callable[[float], None] | None,
+        encode: EncodeFn | None = None,
     ) -> None:
         self.conn = conn
+        self.encode = encode
         self.rows: dict[int, Row] = dict(enumerate(rows))
         self.originals = len(rows)
         self.inbox = inbox
@@ -170,6 +180,8 @@ class _Relay:
 
     def run(self, options: DecodeOptions, jobs: Sequence[CaptionJob]) -> list[CaptionResult | None]:
         streaming = [row.streaming for row in self.rows.values()]
+        if self.encode is not None:
+            jobs = self.encode(jobs)
         self.conn.send(("batch", options, list(jobs), streaming, self.inbox is not None))
         while True:
             if self.conn.poll(_POLL_S) and self._receive():
@@ -228,6 +240,8 @@ class _Relay:
             self.rows[first + offset] = item
             self.live.add(first + offset)
         jobs = [item.payload for item in taken]
+        if self.encode is not None:
+            jobs = self.encode(jobs)
         self.conn.send(("join", jobs, [item.streaming for item in taken]))
         self.joins_sent += 1
 

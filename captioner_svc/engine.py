@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -235,6 +236,18 @@ class CaptionEngine:
                 decode.step()
                 steps_since_join += 1
             return [decode.results.get(id(row)) for row in rows]
+
+    @torch.inference_mode()
+    def encode_jobs(self, jobs: Sequence[CaptionJob]) -> list[CaptionJob]:
+        """The jobs with their images encoded by the vision tower (``embeds``,
+        ``encode_s``) and their pixels dropped: for a decode in another process."""
+        started = time.perf_counter()
+        embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0].float().cpu().numpy()
+        seconds = time.perf_counter() - started
+        return [
+            dataclasses.replace(job, pixels=None, embeds=row, encode_s=seconds)
+            for job, row in zip(jobs, embeds, strict=True)
+        ]
 
     def _admit(self, decode: RunningDecode, jobs: Sequence[CaptionJob], rows: Sequence[Row]) -> float:
         """Encodes the jobs' images and adds their rows to ``decode``; returns the

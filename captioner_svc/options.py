@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -63,6 +64,14 @@ class CaptionJob:
     # and the seconds that process's batch took (the encode_image stage).
     embeds: np.ndarray | None = None
     encode_s: float = 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to a decode process with its embeddings, the image is dead weight on the pipe
+        # (there it is only read to encode it); pickled otherwise, it stays.
+        state = dict(self.__dict__)
+        if self.embeds is not None:
+            state["image"] = None
+        return state
 
     def limits(self, options: DecodeOptions) -> tuple[int, int]:
         """(min_new_tokens, max_new_tokens) of this job under its batch's ``options``."""

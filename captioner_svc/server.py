@@ -54,7 +54,11 @@ class CaptionerRuntime(ModelRuntime):
         )
         self.engine = CaptionEngine(config)
         # Captions decode in a child process, or on the model's thread.
-        self.decoder = DecodeProcess(config) if settings.decode_process and settings.caption_model else None
+        self.decoder = (
+            DecodeProcess(config, self.engine.encode_jobs)
+            if settings.decode_process and settings.caption_model
+            else None
+        )
         self._continuous = settings.continuous_batching
         metrics = CaptionerMetrics(app.registry)
         self._run_batch = BatchRunner(self.engine, metrics, self.decoder.caption if self.decoder else None)

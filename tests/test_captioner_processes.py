@@ -97,7 +97,7 @@ async def _captions(**settings: Any) -> Served:
     captions: dict[str, list[str]] = {}
     async with _serving(**settings) as (runtime, stub):
         hook = runtime.engine.captioner.vision_model.register_forward_hook(counter("tower"))
-        runtime.engine.captioner.text_decoder.register_forward_hook(counter("decoder"))
+        runtime.engine.captioner.text_decoder.cls.register_forward_hook(counter("decoder"))
         images = _images()
         # A stream is prepared like a unary call; its tokens add up to its caption.
         request = pb.StreamCaptionRequest(image=images[0], decoding=DECODINGS["greedy"])
@@ -131,6 +131,8 @@ async def test_captions_are_the_same_computed_in_processes_of_their_own() -> Non
     assert on_thread.tower_calls > 0 and on_thread.decoder_calls > 0
     assert encoders.tower_calls == 0, "the model's thread ran the vision tower itself"
     assert decoder.decoder_calls == 0, "this process decoded captions itself"
+    # With a decode process this process runs the vision tower, and the child decodes.
+    assert decoder.tower_calls > 0, "the decode process encoded the images itself"
 
 
 async def test_a_killed_encoder_process_is_replaced_and_calls_go_on() -> None:
