@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 import time
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any
@@ -43,8 +46,24 @@ def _load(source: str, dtype: str) -> None:
     from serving.compute import torch_dtype
 
     torch.set_num_threads(1)
+    _exit_with_parent()
     model = BlipForConditionalGeneration.from_pretrained(source, dtype=torch_dtype(dtype))  # type: ignore[arg-type]
     _vision = model.vision_model.eval()
+
+
+def _exit_with_parent() -> None:
+    """(worker process) Ends this process when the server's ends, even by SIGKILL:
+    the worker waits on a queue whose pipe it holds both ends of, so it would
+    never see an end of file, and would outlive the server."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-server", daemon=True).start()
 
 
 def _encode(pixels: np.ndarray) -> Encoded:

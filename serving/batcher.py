@@ -561,7 +561,12 @@ class MicroBatcher(Generic[T, R]):
                     "it must return exactly one result per item, in order"
                 )
         except Exception as exc:  # the whole batch failed: every caller gets the error
-            _LOGGER.exception("batch of %d failed on %s", len(batch), self.name)
+            if isinstance(exc, errors.ServingError):
+                # A status the compute chose (a decode process that died: UNAVAILABLE, retry),
+                # logged where it was raised: not a server fault with a traceback.
+                _LOGGER.warning("batch of %d failed on %s: %s", len(batch), self.name, exc)
+            else:
+                _LOGGER.exception("batch of %d failed on %s", len(batch), self.name)
             results = [exc] * len(batch)
         finally:
             self._running = None

@@ -6,13 +6,15 @@ The shipped captioner serves the same captions either way, for every
 strategy, streams and with an adapter; with encoder processes the model's
 thread never runs the tower for greedy or sampled captions, and with a
 decode process this process never runs the text decoder. A process that
-dies fails only the calls it had, with UNAVAILABLE, and is replaced.
+dies fails only the calls it had, with UNAVAILABLE, and is replaced; they
+all end with their server, even one killed with SIGKILL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -20,6 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -36,6 +39,7 @@ from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
 from tests.conftest import png_bytes, running
+from tests.gateway_support import spawn
 from toyworld.variety import render_varied
 from toyworld.world import sample_scene, split_seeds
 
@@ -165,7 +169,9 @@ def test_encoder_processes_are_for_the_cpu() -> None:
         CaptionerSettings(encoder_processes=-1)
 
 
-async def test_a_killed_decode_process_fails_its_calls_unavailable_and_is_replaced() -> None:
+async def test_a_killed_decode_process_fails_its_calls_unavailable_and_is_replaced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     request = pb.CaptionRequest(images=_images()[:1], decoding=DECODINGS["greedy"])
     async with _serving(decode_process=True) as (runtime, stub):
         assert runtime.decoder is not None
@@ -185,6 +191,9 @@ async def test_a_killed_decode_process_fails_its_calls_unavailable_and_is_replac
         after = (await stub.Caption(request)).captions[0].text  # a new child, loaded for this call
         assert runtime.decoder.pid not in (None, killed)
     assert after == before
+    # A lost child is logged as a warning (and answered UNAVAILABLE), not as a server fault.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("decode process died" in r.getMessage() for r in caplog.records)
 
 
 def test_a_decode_process_is_for_the_cpu_and_instead_of_encoder_processes() -> None:
@@ -305,3 +314,51 @@ def test_a_join_that_crosses_the_end_of_a_decode_is_decoded_not_lost() -> None:
     assert outcome == [[_result("first")]]
     assert [text for _, text in finished] == ["first", "joined"]
     assert finished[1][0] is joiner  # the joined call was answered through on_finish
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                # The parent's id is the second field after the command's closing parenthesis.
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie waiting for init to reap it counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"CAPTIONER_ENCODER_PROCESSES": "1"}, {"CAPTIONER_DECODE_PROCESS": "true"}],
+    ids=["encoder processes", "decode process"],
+)
+def test_processes_of_their_own_end_with_a_killed_server(env: dict[str, str], tmp_path: Path) -> None:
+    server = spawn("captioner_svc", "CAPTIONER", tmp_path, {**env, "CAPTIONER_RETRIEVAL_MODEL": ""})
+    try:
+        # The model processes (multiprocessing's resource tracker is its own matter).
+        workers = [pid for pid in _children(server.popen.pid) if "spawn_main" in _cmdline(pid)]
+        assert workers, "the server started no process of its own"
+    finally:
+        server.kill()  # SIGKILL: the server cannot stop them itself
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "a model process outlived its server"
+
+
+def _cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return ""
