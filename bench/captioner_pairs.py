@@ -1,0 +1,103 @@
+"""Interleaved A/B of captioner servers, one at a time, with where the CPU went.
+
+``python -m bench.captioner_pairs [--inputs png|jpeg] [--files N] [--concurrency C]
+[--servers one,decode,one,decode] [--loop]``
+
+This VM's speed moves by up to 30% within minutes, so a comparison of two
+server configurations runs them in turns (``--servers`` lists the order):
+each row is one server process started, measured in closed loop over every
+file, and stopped. Beside its images/s it reports the CPU each process of the
+server used (``/proc``: the server, then its children), the client's (this
+process), and the machine's idle share, which tell a server that waits on
+its interpreter lock (one process near 100%, the machine idle) from one that
+is short of cores. ``--loop`` first runs the in-process batched loop of
+``bench.captioner_bench`` as the baseline. The servers inherit the
+environment, as in that bench: ``CAPTIONER_CPU_THREADS=1`` is the README's
+setting. Servers: ``one`` (one process), ``decode`` (``CAPTIONER_DECODE_PROCESS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from bench.captioner_bench import REPO, closed_loop, inprocess, photo_inputs, png_inputs, start_server
+from imaging.captioner.v1 import captioner_pb2 as pb
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _idle_and_total() -> tuple[int, int]:
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)  # idle + iowait
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--inputs", choices=["png", "jpeg"], default="png", help="64x64 PNGs or 640x480 JPEGs"
+    )
+    parser.add_argument("--files", type=int, default=1536)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--servers", default="one,decode,one,decode")
+    parser.add_argument("--loop", action="store_true", help="the in-process batched loop first")
+    args = parser.parse_args()
+    inputs = png_inputs(args.files, 64) if args.inputs == "png" else photo_inputs(args.files, 640, 480)
+    model = str(REPO / "models" / "blip-captioner")
+    decoding = pb.DecodingOptions(max_new_tokens=20)
+    if args.loop:
+        row = inprocess(model, inputs, [args.concurrency], {"max_new_tokens": 20})[0]
+        print(f"in-process loop, batch {args.concurrency}: {row.images_per_s:.1f} img/s", flush=True)
+    for name in args.servers.split(","):
+        if name not in ("one", "decode"):
+            raise SystemExit(f"--servers: unknown server {name!r} (one, decode)")
+        process, address = start_server(model, args.concurrency, decode_process=name == "decode")
+        try:
+            pids = [process.pid, *sorted(_children(process.pid))]
+            before = {pid: _cpu_seconds(pid) for pid in (*pids, os.getpid())}
+            idle_before, total_before = _idle_and_total()
+            started = time.perf_counter()
+            row, _ = asyncio.run(closed_loop(address, inputs, args.concurrency, decoding))
+            elapsed = time.perf_counter() - started
+            idle_after, total_after = _idle_and_total()
+            used = {pid: (_cpu_seconds(pid) - before[pid]) / elapsed for pid in before}
+        finally:
+            process.terminate()
+            process.wait()
+        server = " + ".join(f"{used[pid]:.0%}" for pid in pids if used[pid] >= 0.01)
+        idle = (idle_after - idle_before) / max(1, total_after - total_before)
+        print(
+            f"{name:>6}: {row.images_per_s:6.1f} img/s, p99 {row.p99_ms:.0f} ms; CPU server {server}, "
+            f"client {used[os.getpid()]:.0%}, machine idle {idle:.0%}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
