@@ -302,8 +302,13 @@ class Captioning:
             CaptionJob(image, seed + index, pixels, options.min_new_tokens, options.max_new_tokens)
             for index, (image, pixels) in enumerate(prepared)
         ]
-        if self.encoders is not None and options.strategy is not Strategy.BEAM_SEARCH:
-            # Beam search encodes on the model's thread (it expands each image to its beams).
+        if (
+            self.encoders is not None
+            and options.strategy is not Strategy.BEAM_SEARCH
+            and options.adapter not in self.engine.vision_adapters
+        ):
+            # Beam search encodes on the model's thread (it expands each image to its beams), and
+            # so do adapters with LoRA layers in the tower (the encoder processes have none).
             encoded = await asyncio.gather(
                 *(self.encoders.encode(job.pixels) for job in jobs if job.pixels is not None)
             )

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import multiprocessing
@@ -54,8 +55,8 @@ from serving.compute import Inbox, Row
 
 _LOGGER = logging.getLogger(__name__)
 
-# Jobs in, the same jobs with their images' embeddings out (``CaptionEngine.encode_jobs``).
-EncodeFn = Callable[[Sequence[CaptionJob]], list[CaptionJob]]
+# (adapter, jobs) -> the same jobs with their images' embeddings (``CaptionEngine.encode_jobs``).
+EncodeFn = Callable[[str, Sequence[CaptionJob]], list[CaptionJob]]
 
 # How often the relay looks for calls that join, and for callers that left,
 # while the child is quiet: well under one decode step.
@@ -116,7 +117,11 @@ class DecodeProcess:
             self.start()  # the first batch after the child died starts a new one
         assert self._conn is not None
         # Beam search encodes its own batch, once, in the child.
-        encode = None if options.strategy is Strategy.BEAM_SEARCH else self._encode
+        encode = (
+            None
+            if self._encode is None or options.strategy is Strategy.BEAM_SEARCH
+            else functools.partial(self._encode, options.adapter)
+        )
         relay = _Relay(self._conn, rows, inbox, on_finish, on_encode, encode)
         try:
             return relay.run(options, jobs)
@@ -172,7 +177,7 @@ class _Relay:
         inbox: Inbox | None,
         on_finish: Callable[[Row, CaptionResult], None] | None,
         on_encode: Callable[[float], None] | None,
-        encode: EncodeFn | None = None,
+        encode: Callable[[Sequence[CaptionJob]], list[CaptionJob]] | None = None,
     ) -> None:
         self.conn = conn
         self.encode = encode

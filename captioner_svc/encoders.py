@@ -7,8 +7,10 @@ are encoded in one of N processes, each holding its own copy of the vision
 tower, while the model's thread keeps decoding: the decode loop only
 prefills the text decoder on embeddings that are ready. This is encoder
 disaggregation as multimodal LLM servers do it across GPUs, here across
-interpreters. LoRA adapters of the caption model touch only its text
-decoder, so one vision tower serves every adapter.
+interpreters. Most LoRA adapters of the caption model touch only its text
+decoder, so one bare vision tower serves them; a call whose adapter has
+LoRA layers in the tower (``CaptionEngine.vision_adapters``) is encoded on
+the model's thread instead.
 """
 
 from __future__ import annotations

@@ -108,6 +108,8 @@ class CaptionEngine:
         self.facts: ModelFacts | None = None
         # Resize-and-normalise for prepared caption images, off the worker thread; None: the processor's.
         self.caption_normalizer: Normalizer | None = None
+        # The adapters with LoRA layers in the vision tower too (most touch the text decoder only).
+        self.vision_adapters: frozenset[str] = frozenset()
 
     # -- loading --------------------------------------------------------------------
 
@@ -157,6 +159,12 @@ class CaptionEngine:
             else:
                 self._peft.load_adapter(path, adapter_name=name)
         self._peft.eval()
+        self.vision_adapters = frozenset(
+            name
+            for module in self.captioner.vision_model.modules()
+            if isinstance(getattr(module, "lora_A", None), torch.nn.ModuleDict)
+            for name in module.lora_A
+        )
 
     def close(self) -> None:
         self.captioner = self.retriever = self._peft = None
@@ -238,11 +246,14 @@ class CaptionEngine:
             return [decode.results.get(id(row)) for row in rows]
 
     @torch.inference_mode()
-    def encode_jobs(self, jobs: Sequence[CaptionJob]) -> list[CaptionJob]:
-        """The jobs with their images encoded by the vision tower (``embeds``,
-        ``encode_s``) and their pixels dropped: for a decode in another process."""
+    def encode_jobs(self, adapter: str, jobs: Sequence[CaptionJob]) -> list[CaptionJob]:
+        """The jobs with their images encoded by the vision tower under ``adapter``
+        (which may have LoRA layers there too) as ``embeds`` and ``encode_s``, their
+        pixels dropped: for a decode in another process."""
         started = time.perf_counter()
-        embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0].float().cpu().numpy()
+        with self._adapter(adapter):
+            tower = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
+        embeds = tower.float().cpu().numpy()
         seconds = time.perf_counter() - started
         return [
             dataclasses.replace(job, pixels=None, embeds=row, encode_s=seconds)

@@ -27,7 +27,10 @@ from typing import Any
 
 import grpc
 import pytest
+import torch
+from peft import LoraConfig, get_peft_model
 from pydantic import ValidationError
+from transformers import BlipForConditionalGeneration
 
 from captioner_svc.decode_process import DecodeProcess, _Relay
 from captioner_svc.engine import EngineConfig
@@ -167,6 +170,54 @@ def test_encoder_processes_are_for_the_cpu() -> None:
         CaptionerSettings(device="cuda", encoder_processes=1)
     with pytest.raises(ValidationError, match="encoder_processes"):
         CaptionerSettings(encoder_processes=-1)
+
+
+def _vision_adapter(directory: Path) -> Path:
+    """A LoRA adapter of the shipped captioner on its vision tower only (random, strong)."""
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=r".*vision_model\.encoder\.layers\.\d+\.self_attn\.qkv"
+    )
+    adapted = get_peft_model(
+        BlipForConditionalGeneration.from_pretrained(MODELS_DIR / "blip-captioner"), lora
+    )
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, param in adapted.named_parameters():
+            if "lora_" in name:
+                param.normal_(0, 0.5, generator=generator)
+    adapted.save_pretrained(str(directory))
+    return directory
+
+
+async def test_an_adapter_on_the_vision_tower_applies_where_the_tower_runs(tmp_path: Path) -> None:
+    # Where the tower runs for another process (for a decode process, here; in an encoder
+    # process), a call's adapter with LoRA layers in it must still apply.
+    adapters = {"vision": str(_vision_adapter(tmp_path / "vision"))}
+    images = _images()[:4]
+    captions: dict[str, dict[str, list[str]]] = {}
+    modes: dict[str, dict[str, Any]] = {
+        "one process": {},
+        "encoder process": {"encoder_processes": 1},
+        "decode process": {"decode_process": True},
+    }
+    for mode, settings in modes.items():
+        captions[mode] = {}
+        async with _serving(adapters=adapters, **settings) as (runtime, stub):
+            for adapter in ("", "vision"):
+                replies = await asyncio.gather(
+                    *(
+                        stub.Caption(
+                            pb.CaptionRequest(images=[image], decoding=DECODINGS["greedy"], adapter=adapter)
+                        )
+                        for image in images
+                    )
+                )
+                captions[mode][adapter] = [reply.captions[0].text for reply in replies]
+            assert runtime.engine.vision_adapters == {"vision"}
+    base = captions["one process"]
+    assert base["vision"] != base[""], "the adapter did not change the captions"
+    assert captions["encoder process"] == base
+    assert captions["decode process"] == base
 
 
 async def test_a_killed_decode_process_fails_its_calls_unavailable_and_is_replaced(
