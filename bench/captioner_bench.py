@@ -8,8 +8,10 @@ For each input kind, in one run: the service over gRPC (a server process of
 its own) in closed loop at several concurrencies, against in-process loops
 that decode each file, prepare it with ``BlipProcessor`` and call
 ``generate()`` (one request at a time, and batched at the service's batch
-size: the ceiling). Inputs: 64x64 PNGs of the toy world and photo-sized
-JPEGs (640x480 and 1024x768, noisy like photos, about 180 KB and 390 KB).
+size: the ceiling), run before the servers and again after them, and
+compared by their mean (this VM's speed drifts within minutes). Inputs:
+64x64 PNGs of the toy world and photo-sized JPEGs (640x480 and 1024x768,
+noisy like photos, about 180 KB and 390 KB).
 An open-loop run sends Poisson arrivals at 50% and 90% of the measured
 closed-loop capacity (unary calls and streams alternating) to a server with
 continuous batching and to one with fixed batches, and reports p50/p99
@@ -287,11 +289,12 @@ def bench_inputs(
 ) -> tuple[list[Row], list[str]]:
     """Closed-loop rows for one input kind (and, with ``fixed_too``, from a server
     with fixed batches as well; with ``decode_process_too``, from one that decodes
-    in a child process), and the findings."""
-    rows = inprocess(
-        model_dir, inputs, sorted({1, *[min(level, batch * 4) for level in levels if level > 1]}), tokens
-    )
-    baseline = {row.concurrency: row.images_per_s for row in rows}
+    in a child process), and the findings. The in-process loops run before the
+    servers and again after them; ratios are against the mean of the two, as
+    this VM's speed drifts over the minutes between."""
+    loop_levels = sorted({1, *[min(level, batch * 4) for level in levels if level > 1]})
+    before = inprocess(model_dir, inputs, loop_levels, tokens)
+    served: list[Row] = []
     findings = []
     for name, continuous, decode_process in _servers(fixed_too, decode_process_too):
         process, address = start_server(model_dir, batch, continuous, decode_process)
@@ -300,11 +303,7 @@ def bench_inputs(
                 row, health = asyncio.run(closed_loop(address, inputs, level, decoding))
                 if name != "continuous":
                     row.mode += f", {name}"
-                loop_rate = baseline.get(level) or baseline[max(baseline)]
-                row.note = (
-                    f"{row.images_per_s / loop_rate:.2f}x the in-process loop at {min(level, max(baseline))}"
-                )
-                rows.append(row)
+                served.append(row)
                 findings.append(
                     f"{inputs.name}, {row.mode}, c={level}: health Check p50 {_percentile(health, 0.5):.1f} "
                     f"ms, p99 {_percentile(health, 0.99):.1f} ms over {len(health)} checks"
@@ -312,10 +311,19 @@ def bench_inputs(
         finally:
             process.terminate()
             process.wait(timeout=60)
-    for row in rows:
-        if not row.note:
-            row.note = "baseline"
-    return rows, findings
+    after = inprocess(model_dir, inputs, loop_levels, tokens)
+    baseline = {
+        first.concurrency: (first.images_per_s + again.images_per_s) / 2
+        for first, again in zip(before, after, strict=True)
+    }
+    for first, again in zip(before, after, strict=True):
+        first.note, again.note = "baseline (before the servers)", "baseline (after them)"
+    for row in served:
+        rate = baseline.get(row.concurrency) or baseline[max(baseline)]
+        row.note = (
+            f"{row.images_per_s / rate:.2f}x the in-process loop at {min(row.concurrency, max(baseline))}"
+        )
+    return [*before, *after, *served], findings
 
 
 def bench_open_loop(
