@@ -25,30 +25,8 @@ import time
 from pathlib import Path
 
 from bench.captioner_bench import REPO, closed_loop, inprocess, photo_inputs, png_inputs, start_server
+from bench.procfs import children_of, cpu_seconds
 from imaging.captioner.v1 import captioner_pb2 as pb
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of ``pid`` so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def _idle_and_total() -> tuple[int, int]:
@@ -79,14 +57,14 @@ def main() -> None:
             raise SystemExit(f"--servers: unknown server {name!r} (one, decode)")
         process, address = start_server(model, args.concurrency, decode_process=name == "decode")
         try:
-            pids = [process.pid, *sorted(_children(process.pid))]
-            before = {pid: _cpu_seconds(pid) for pid in (*pids, os.getpid())}
+            pids = [process.pid, *sorted(children_of(process.pid))]
+            before = {pid: cpu_seconds(pid) for pid in (*pids, os.getpid())}
             idle_before, total_before = _idle_and_total()
             started = time.perf_counter()
             row, _ = asyncio.run(closed_loop(address, inputs, args.concurrency, decoding))
             elapsed = time.perf_counter() - started
             idle_after, total_after = _idle_and_total()
-            used = {pid: (_cpu_seconds(pid) - before[pid]) / elapsed for pid in before}
+            used = {pid: (cpu_seconds(pid) - before[pid]) / elapsed for pid in before}
         finally:
             process.terminate()
             process.wait()

@@ -245,6 +245,10 @@ class CaptionEngine:
                 steps_since_join += 1
             return [decode.results.get(id(row)) for row in rows]
 
+    def _vision_tower(self, jobs: Sequence[CaptionJob]) -> torch.Tensor:
+        """The vision tower's last hidden state for the jobs' images (images x tokens x hidden)."""
+        return self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
+
     @torch.inference_mode()
     def encode_jobs(self, adapter: str, jobs: Sequence[CaptionJob]) -> list[CaptionJob]:
         """The jobs with their images encoded by the vision tower under ``adapter``
@@ -252,8 +256,7 @@ class CaptionEngine:
         pixels dropped: for a decode in another process."""
         started = time.perf_counter()
         with self._adapter(adapter):
-            tower = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
-        embeds = tower.float().cpu().numpy()
+            embeds = self._vision_tower(jobs).float().cpu().numpy()
         seconds = time.perf_counter() - started
         return [
             dataclasses.replace(job, pixels=None, embeds=row, encode_s=seconds)
@@ -271,7 +274,7 @@ class CaptionEngine:
             # The tower's time there, so that the encode_image stage still measures the tower.
             in_processes = max(job.encode_s for job in jobs)
         else:
-            image_embeds = self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
+            image_embeds = self._vision_tower(jobs)
         limits = [job.limits(decode.options) for job in jobs]
         encode_s = in_processes + time.perf_counter() - started
         decode.admit(image_embeds, rows, [job.seed for job in jobs], limits, encode_s)

@@ -32,6 +32,7 @@ from peft import LoraConfig, get_peft_model
 from pydantic import ValidationError
 from transformers import BlipForConditionalGeneration
 
+from bench.procfs import alive, children_of
 from captioner_svc.decode_process import DecodeProcess, _Relay
 from captioner_svc.engine import EngineConfig
 from captioner_svc.options import CaptionJob, CaptionResult, DecodeOptions, Finish, TokenEvent
@@ -367,29 +368,6 @@ def test_a_join_that_crosses_the_end_of_a_decode_is_decoded_not_lost() -> None:
     assert finished[1][0] is joiner  # the joined call was answered through on_finish
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                # The parent's id is the second field after the command's closing parenthesis.
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie waiting for init to reap it counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return False
-
-
 @pytest.mark.parametrize(
     "env",
     [{"CAPTIONER_ENCODER_PROCESSES": "1"}, {"CAPTIONER_DECODE_PROCESS": "true"}],
@@ -399,14 +377,14 @@ def test_processes_of_their_own_end_with_a_killed_server(env: dict[str, str], tm
     server = spawn("captioner_svc", "CAPTIONER", tmp_path, {**env, "CAPTIONER_RETRIEVAL_MODEL": ""})
     try:
         # The model processes (multiprocessing's resource tracker is its own matter).
-        workers = [pid for pid in _children(server.popen.pid) if "spawn_main" in _cmdline(pid)]
+        workers = [pid for pid in children_of(server.popen.pid) if "spawn_main" in _cmdline(pid)]
         assert workers, "the server started no process of its own"
     finally:
         server.kill()  # SIGKILL: the server cannot stop them itself
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in workers if _alive(pid)], "a model process outlived its server"
+    assert not [pid for pid in workers if alive(pid)], "a model process outlived its server"
 
 
 def _cmdline(pid: int) -> str:
