@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from captioner_svc.decoder_step import decoder_step
+from captioner_svc.decoder_step import decoder_prefill, decoder_step
 from captioner_svc.decoding import Detokenizer, RowState, advance_row, penalty_and_warpers
 from captioner_svc.options import CaptionResult, DecodeOptions, Strategy
 from serving.compute import Row
@@ -95,12 +95,11 @@ class RunningDecode:
         embeds = embeds[torch.tensor([index for index, _ in lives], device=device)]
         new = [live for _, live in lives]
         prompt = torch.tensor([self.prompt] * len(new), dtype=torch.long, device=device)
-        out = self.model.text_decoder(input_ids=prompt, encoder_hidden_states=embeds, use_cache=True)
-        chosen, log_probs = self._choose(out.logits[:, -1, :], prompt, new)
+        logits, past = decoder_prefill(self.model.text_decoder, prompt, embeds)
+        chosen, log_probs = self._choose(logits, prompt, new)
         keep = self._advance(new, chosen, log_probs)
         if not keep:
             return
-        past = out.past_key_values
         if len(keep) < len(new):
             kept = torch.tensor(keep, dtype=torch.long, device=device)
             past.batch_select_indices(kept)

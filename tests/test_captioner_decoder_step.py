@@ -1,6 +1,6 @@
-"""The lean decode step against the text decoder's own forward: the same
-logits, on a batch whose rows joined at different times (left padding and
-their own positions), with and without a LoRA adapter."""
+"""The lean prefill and decode step against the text decoder's own forward:
+the same logits and caches, on a batch whose rows joined at different times
+(left padding and their own positions), with and without a LoRA adapter."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from captioner_svc.decoder_step import decoder_step
+from captioner_svc.decoder_step import decoder_prefill, decoder_step
 from captioner_svc.engine import CaptionEngine, EngineConfig
 from toyworld.world import render, sample_scene
 
@@ -79,3 +79,43 @@ def test_the_lean_step_gives_the_decoders_logits_with_and_without_an_adapter() -
     torch.testing.assert_close(adapted, adapted_reference, rtol=0, atol=1e-5)
     # The adapter's LoRA layers took part: its logits are not the base model's.
     assert (adapted - lean).abs().max() > 1e-2
+
+
+def _prefills(engine: CaptionEngine) -> tuple[Any, Any]:
+    """The forward's and the lean prefill's (logits, cache) for a three-token prompt."""
+    decoder = engine.captioner.text_decoder
+    images = [render(sample_scene(seed), 64) for seed in (5, 6, 7)]
+    embeds = engine.captioner.vision_model(
+        pixel_values=engine.pixel_values(engine.caption_processor, images)
+    )[0]
+    prompt = torch.tensor([[decoder.config.bos_token_id, 11, 12]] * 3)
+    out = decoder(input_ids=prompt, encoder_hidden_states=embeds, use_cache=True)
+    return (out.logits[:, -1, :], out.past_key_values), decoder_prefill(decoder, prompt, embeds)
+
+
+@torch.inference_mode()
+def test_the_lean_prefill_gives_the_decoders_logits_and_cache_with_and_without_an_adapter() -> None:
+    engine = CaptionEngine(
+        EngineConfig(
+            caption_model=str(MODELS_DIR / "blip-captioner"),
+            adapters={"fr": str(MODELS_DIR / "blip-captioner-lora-fr")},
+        )
+    )
+    engine.load()
+    logits = {}
+    for adapter in ("", "fr"):
+        with engine._adapter(adapter):
+            (reference, reference_past), (lean, lean_past) = _prefills(engine)
+        torch.testing.assert_close(lean, reference, rtol=0, atol=1e-5)
+        logits[adapter] = lean
+        # The cache a step extends: the prompt's keys and values, and the image's.
+        for ours, theirs in (
+            (lean_past.self_attention_cache.layers, reference_past.self_attention_cache.layers),
+            (lean_past.cross_attention_cache.layers, reference_past.cross_attention_cache.layers),
+        ):
+            assert len(ours) == len(theirs) == engine.captioner.text_decoder.config.num_hidden_layers
+            for mine, model in zip(ours, theirs, strict=True):
+                torch.testing.assert_close(mine.keys, model.keys, rtol=0, atol=1e-5)
+                torch.testing.assert_close(mine.values, model.values, rtol=0, atol=1e-5)
+    # The adapter's LoRA layers took part: its logits are not the base model's.
+    assert (logits["fr"] - logits[""]).abs().max() > 1e-2
