@@ -32,6 +32,7 @@ from transformers import (
 )
 
 from captioner_svc.options import CaptionResult, DecodeOptions, Finish, Strategy, TokenEvent
+from captioner_svc.vision_tower import encode_images
 from serving.compute import Row
 
 
@@ -239,7 +240,7 @@ def _sequence_log_probs(
     model: Any, pixel_values: torch.Tensor, sequences: torch.Tensor, start: int
 ) -> list[list[float]]:
     """Log-probability of each generated token under the model (teacher forcing)."""
-    image_embeds = model.vision_model(pixel_values=pixel_values)[0]
+    image_embeds = encode_images(model.vision_model, pixel_values)
     logits = model.text_decoder(input_ids=sequences, encoder_hidden_states=image_embeds).logits.float()
     log_probs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, sequences[:, 1:, None])[..., 0]
     return log_probs[:, start - 1 :].tolist()

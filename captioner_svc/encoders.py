@@ -74,10 +74,12 @@ def _encode(pixels: np.ndarray) -> Encoded:
     float32, and the seconds the tower took."""
     import torch
 
+    from captioner_svc.vision_tower import encode_images
+
     started = time.perf_counter()
     with torch.inference_mode():
         values = torch.from_numpy(pixels).to(_vision.dtype)
-        embeds = _vision(pixel_values=values)[0].float().numpy()
+        embeds = encode_images(_vision, values).float().numpy()
     return embeds, time.perf_counter() - started
 
 

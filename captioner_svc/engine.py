@@ -26,6 +26,7 @@ from captioner_svc.continuous import FinishFn, RunningDecode
 from captioner_svc.decoding import Detokenizer, decode_beam_search
 from captioner_svc.normalize import Normalizer
 from captioner_svc.options import AttentionResult, CaptionJob, CaptionResult, DecodeOptions, Strategy
+from captioner_svc.vision_tower import encode_images
 from serving.compute import DtypeName, Inbox, Row, torch_dtype
 
 _LOGGER = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ class CaptionEngine:
 
     def _vision_tower(self, jobs: Sequence[CaptionJob]) -> torch.Tensor:
         """The vision tower's last hidden state for the jobs' images (images x tokens x hidden)."""
-        return self.captioner.vision_model(pixel_values=self._caption_pixels(jobs))[0]
+        return encode_images(self.captioner.vision_model, self._caption_pixels(jobs))
 
     @torch.inference_mode()
     def encode_jobs(self, adapter: str, jobs: Sequence[CaptionJob]) -> list[CaptionJob]:
@@ -303,7 +304,7 @@ class CaptionEngine:
         input_ids = torch.tensor([[bos, *token_ids]], dtype=torch.long, device=self.device)
         pixels = self.pixel_values(self.caption_processor, [image])
         with self._adapter(""):
-            image_embeds = self.captioner.vision_model(pixel_values=pixels)[0]
+            image_embeds = encode_images(self.captioner.vision_model, pixels)
             out = self.captioner.text_decoder(
                 input_ids=input_ids,
                 encoder_hidden_states=image_embeds,
@@ -338,7 +339,7 @@ class CaptionEngine:
     def embed_images(self, images: Sequence[Image.Image]) -> list[list[float]]:
         """L2-normalised image embeddings in the shared space."""
         pixels = self.pixel_values(self.retrieval_processor, images)
-        image_embeds = self.retriever.vision_model(pixel_values=pixels)[0]
+        image_embeds = encode_images(self.retriever.vision_model, pixels)
         features = torch.nn.functional.normalize(
             self.retriever.vision_proj(image_embeds[:, 0, :]).float(), dim=-1
         )
@@ -362,7 +363,7 @@ class CaptionEngine:
     def match(self, image: Image.Image, texts: Sequence[str]) -> list[tuple[float, float]]:
         """(ITM match probability, cosine similarity) of ``image`` with each text."""
         pixels = self.pixel_values(self.retrieval_processor, [image])
-        image_embeds = self.retriever.vision_model(pixel_values=pixels)[0]
+        image_embeds = encode_images(self.retriever.vision_model, pixels)
         image_feature = torch.nn.functional.normalize(
             self.retriever.vision_proj(image_embeds[:, 0, :]).float(), dim=-1
         )

@@ -104,7 +104,9 @@ async def _captions(**settings: Any) -> Served:
 
     captions: dict[str, list[str]] = {}
     async with _serving(**settings) as (runtime, stub):
-        hook = runtime.engine.captioner.vision_model.register_forward_hook(counter("tower"))
+        # The tower's last module, which every pass ends in (its forward is bypassed:
+        # captioner_svc.vision_tower).
+        hook = runtime.engine.captioner.vision_model.post_layernorm.register_forward_hook(counter("tower"))
         runtime.engine.captioner.text_decoder.cls.register_forward_hook(counter("decoder"))
         images = _images()
         # A stream is prepared like a unary call; its tokens add up to its caption.

@@ -1,0 +1,52 @@
+"""The vision tower run through its submodules against its own forward: the
+same hidden states for the caption and the retrieval model, with and without
+a LoRA adapter on the tower's attention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
+
+from captioner_svc.vision_tower import encode_images
+from toyworld.world import render, sample_scene
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def _pixels() -> torch.Tensor:
+    images = [render(sample_scene(seed), 64) for seed in (8, 9, 10)]
+    processor = BlipProcessor.from_pretrained(MODELS_DIR / "blip-captioner")
+    return processor(images=images, return_tensors="pt").pixel_values
+
+
+@torch.inference_mode()
+def test_the_tower_through_its_submodules_gives_its_forwards_hidden_states() -> None:
+    pixels = _pixels()
+    captioner = BlipForConditionalGeneration.from_pretrained(MODELS_DIR / "blip-captioner").eval()
+    retriever = BlipForImageTextRetrieval.from_pretrained(MODELS_DIR / "blip-matcher").eval()
+    for model in (captioner, retriever):
+        reference = model.vision_model(pixel_values=pixels)[0]
+        torch.testing.assert_close(encode_images(model.vision_model, pixels), reference, rtol=0, atol=1e-5)
+
+
+@torch.inference_mode()
+def test_lora_layers_in_the_tower_still_apply() -> None:
+    pixels = _pixels()
+    base = BlipForConditionalGeneration.from_pretrained(MODELS_DIR / "blip-captioner").eval()
+    bare = encode_images(base.vision_model, pixels)
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=r".*vision_model\.encoder\.layers\.\d+\.self_attn\.qkv"
+    )
+    adapted = get_peft_model(base, lora).eval()
+    generator = torch.Generator().manual_seed(3)
+    for name, param in adapted.named_parameters():
+        if "lora_" in name:
+            param.normal_(0, 0.5, generator=generator)
+    tower = base.vision_model  # peft injected its LoRA layers in place
+    reference = tower(pixel_values=pixels)[0]
+    lean = encode_images(tower, pixels)
+    torch.testing.assert_close(lean, reference, rtol=0, atol=1e-5)
+    assert (lean - bare).abs().max() > 1e-2  # the LoRA layers took part
