@@ -17,6 +17,18 @@ from toyworld.world import render, sample_scene
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
+def _engine_with_adapter() -> CaptionEngine:
+    """The shipped captioner with its French adapter loaded."""
+    engine = CaptionEngine(
+        EngineConfig(
+            caption_model=str(MODELS_DIR / "blip-captioner"),
+            adapters={"fr": str(MODELS_DIR / "blip-captioner-lora-fr")},
+        )
+    )
+    engine.load()
+    return engine
+
+
 def _padded_state(engine: CaptionEngine) -> tuple[Any, ...]:
     """A running batch's cache: row 0 decoded 4 tokens, row 1 joined 2 tokens later
     (its cache left-padded by 2), and the step's tokens, positions and masks."""
@@ -64,13 +76,7 @@ def _both(engine: CaptionEngine) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.inference_mode()
 def test_the_lean_step_gives_the_decoders_logits_with_and_without_an_adapter() -> None:
-    engine = CaptionEngine(
-        EngineConfig(
-            caption_model=str(MODELS_DIR / "blip-captioner"),
-            adapters={"fr": str(MODELS_DIR / "blip-captioner-lora-fr")},
-        )
-    )
-    engine.load()
+    engine = _engine_with_adapter()
     with engine._adapter(""):
         reference, lean = _both(engine)
     torch.testing.assert_close(lean, reference, rtol=0, atol=1e-5)
@@ -95,13 +101,7 @@ def _prefills(engine: CaptionEngine) -> tuple[Any, Any]:
 
 @torch.inference_mode()
 def test_the_lean_prefill_gives_the_decoders_logits_and_cache_with_and_without_an_adapter() -> None:
-    engine = CaptionEngine(
-        EngineConfig(
-            caption_model=str(MODELS_DIR / "blip-captioner"),
-            adapters={"fr": str(MODELS_DIR / "blip-captioner-lora-fr")},
-        )
-    )
-    engine.load()
+    engine = _engine_with_adapter()
     logits = {}
     for adapter in ("", "fr"):
         with engine._adapter(adapter):
