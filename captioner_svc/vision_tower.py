@@ -2,7 +2,7 @@
 
 ``BlipVisionModel.forward`` merges config defaults and captures outputs on
 every call; on the small groups of images that join a running decode those
-wrappers hold the interpreter lock for about 0.2-0.4 ms a call of one or two
+wrappers hold the interpreter lock for 0.1-0.4 ms a call of one or two
 images (the shipped model, one torch thread). This computes the same
 operations in the same order through the tower's own submodules, so LoRA
 layers injected into them still apply.
