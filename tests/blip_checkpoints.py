@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval
 
 from toyworld.blip_common import blip_config, build_processor
@@ -49,3 +49,18 @@ def save_tiny_blip(root: Path, seed: int = 0) -> dict[str, Path]:
                 param.normal_(0, 2.0)
     adapted.save_pretrained(str(paths["adapter"]))
     return paths
+
+
+def with_random_vision_lora(model: BlipForConditionalGeneration) -> PeftModel:
+    """``model`` with a random, strong LoRA adapter on its vision tower's attention
+    only (injected in place, so ``model.vision_model`` carries it too)."""
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=r".*vision_model\.encoder\.layers\.\d+\.self_attn\.qkv"
+    )
+    adapted = get_peft_model(model, lora)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, param in adapted.named_parameters():
+            if "lora_" in name:
+                param.normal_(0, 0.5, generator=generator)
+    return adapted

@@ -27,8 +27,6 @@ from typing import Any
 
 import grpc
 import pytest
-import torch
-from peft import LoraConfig, get_peft_model
 from pydantic import ValidationError
 from transformers import BlipForConditionalGeneration
 
@@ -42,6 +40,7 @@ from captioner_svc.settings import MODELS_DIR, CaptionerSettings
 from imaging.captioner.v1 import captioner_pb2 as pb
 from imaging.captioner.v1 import captioner_pb2_grpc
 from imaging.common.v1 import common_pb2
+from tests.blip_checkpoints import with_random_vision_lora
 from tests.conftest import png_bytes, running
 from tests.gateway_support import spawn
 from toyworld.variety import render_varied
@@ -177,18 +176,8 @@ def test_encoder_processes_are_for_the_cpu() -> None:
 
 def _vision_adapter(directory: Path) -> Path:
     """A LoRA adapter of the shipped captioner on its vision tower only (random, strong)."""
-    lora = LoraConfig(
-        r=4, lora_alpha=8, target_modules=r".*vision_model\.encoder\.layers\.\d+\.self_attn\.qkv"
-    )
-    adapted = get_peft_model(
-        BlipForConditionalGeneration.from_pretrained(MODELS_DIR / "blip-captioner"), lora
-    )
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for name, param in adapted.named_parameters():
-            if "lora_" in name:
-                param.normal_(0, 0.5, generator=generator)
-    adapted.save_pretrained(str(directory))
+    base = BlipForConditionalGeneration.from_pretrained(MODELS_DIR / "blip-captioner")
+    with_random_vision_lora(base).save_pretrained(str(directory))
     return directory
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
 from captioner_svc.vision_tower import encode_images
+from tests.blip_checkpoints import with_random_vision_lora
 from toyworld.world import render, sample_scene
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -37,14 +37,7 @@ def test_lora_layers_in_the_tower_still_apply() -> None:
     pixels = _pixels()
     base = BlipForConditionalGeneration.from_pretrained(MODELS_DIR / "blip-captioner").eval()
     bare = encode_images(base.vision_model, pixels)
-    lora = LoraConfig(
-        r=4, lora_alpha=8, target_modules=r".*vision_model\.encoder\.layers\.\d+\.self_attn\.qkv"
-    )
-    adapted = get_peft_model(base, lora).eval()
-    generator = torch.Generator().manual_seed(3)
-    for name, param in adapted.named_parameters():
-        if "lora_" in name:
-            param.normal_(0, 0.5, generator=generator)
+    with_random_vision_lora(base).eval()
     tower = base.vision_model  # peft injected its LoRA layers in place
     reference = tower(pixel_values=pixels)[0]
     lean = encode_images(tower, pixels)
