@@ -1,7 +1,7 @@
 """Interleaved A/B of captioner servers, one at a time, with where the CPU went.
 
-``python -m bench.captioner_pairs [--inputs png|jpeg] [--files N] [--concurrency C]
-[--servers one,decode,one,decode] [--loop]``
+``python -m bench.captioner_pairs [--model shipped|blip-base] [--inputs png|jpeg] [--files N]
+[--concurrency C] [--servers one,decode,one,decode] [--loop]``
 
 This VM's speed moves by up to 30% within minutes, so a comparison of two
 server configurations runs them in turns (``--servers`` lists the order):
@@ -13,7 +13,10 @@ its interpreter lock (one process near 100%, the machine idle) from one that
 is short of cores. ``--loop`` first runs the in-process batched loop of
 ``bench.captioner_bench`` as the baseline. The servers inherit the
 environment, as in that bench: ``CAPTIONER_CPU_THREADS=1`` is the README's
-setting. Servers: ``one`` (one process), ``decode`` (``CAPTIONER_DECODE_PROCESS``).
+setting. Servers: ``one`` (one process), ``decode`` (``CAPTIONER_DECODE_PROCESS``),
+each with ``:N`` for ``CAPTIONER_CPU_THREADS=N`` (``one:2,decode:1``).
+``--model blip-base`` measures BLIP-base's shape (random weights) on 384x384
+PNGs, 20 tokens each, as ``bench.captioner_bench --model blip-base`` does.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import tempfile
 import time
 from pathlib import Path
 
-from bench.captioner_bench import REPO, closed_loop, inprocess, photo_inputs, png_inputs, start_server
+from bench.captioner_bench import REPO, Inputs, closed_loop, inprocess, photo_inputs, png_inputs, start_server
+from bench.checkpoints import save_blip_base_shaped
 from bench.procfs import children_of, cpu_seconds
 from imaging.captioner.v1 import captioner_pb2 as pb
 
@@ -38,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--model", choices=["shipped", "blip-base"], default="shipped")
     parser.add_argument(
         "--inputs", choices=["png", "jpeg"], default="png", help="64x64 PNGs or 640x480 JPEGs"
     )
@@ -46,16 +52,30 @@ def main() -> None:
     parser.add_argument("--servers", default="one,decode,one,decode")
     parser.add_argument("--loop", action="store_true", help="the in-process batched loop first")
     args = parser.parse_args()
+    if args.model == "blip-base":
+        with tempfile.TemporaryDirectory() as tmp:
+            model = str(save_blip_base_shaped(Path(tmp) / "blip-base"))
+            inputs = png_inputs(args.files, 384)
+            _compare(args, model, inputs, {"max_new_tokens": 20, "min_new_tokens": 20})
+        return
     inputs = png_inputs(args.files, 64) if args.inputs == "png" else photo_inputs(args.files, 640, 480)
-    model = str(REPO / "models" / "blip-captioner")
-    decoding = pb.DecodingOptions(max_new_tokens=20)
+    _compare(args, str(REPO / "models" / "blip-captioner"), inputs, {"max_new_tokens": 20})
+
+
+def _compare(args: argparse.Namespace, model: str, inputs: Inputs, tokens: dict[str, int]) -> None:
+    decoding = pb.DecodingOptions(
+        max_new_tokens=tokens["max_new_tokens"], min_new_tokens=tokens.get("min_new_tokens", 0)
+    )
     if args.loop:
-        row = inprocess(model, inputs, [args.concurrency], {"max_new_tokens": 20})[0]
+        row = inprocess(model, inputs, [args.concurrency], tokens)[0]
         print(f"in-process loop, batch {args.concurrency}: {row.images_per_s:.1f} img/s", flush=True)
     for name in args.servers.split(","):
-        if name not in ("one", "decode"):
-            raise SystemExit(f"--servers: unknown server {name!r} (one, decode)")
-        process, address = start_server(model, args.concurrency, decode_process=name == "decode")
+        kind, _, threads = name.partition(":")
+        if kind not in ("one", "decode") or not (threads.isdigit() or not threads):
+            raise SystemExit(f"--servers: unknown server {name!r} (one, decode, with :THREADS or not)")
+        if threads:
+            os.environ["CAPTIONER_CPU_THREADS"] = threads
+        process, address = start_server(model, args.concurrency, decode_process=kind == "decode")
         try:
             pids = [process.pid, *sorted(children_of(process.pid))]
             before = {pid: cpu_seconds(pid) for pid in (*pids, os.getpid())}

@@ -69,8 +69,8 @@ class DecodeProcess:
     """A child process that decodes captions with its own ``CaptionEngine``."""
 
     def __init__(self, config: EngineConfig, encode: EncodeFn | None = None) -> None:
-        # The child needs the caption model (and its adapters) only.
-        self._config = dataclasses.replace(config, retrieval_model="")
+        # The child's engine: the caption model (and its adapters) only.
+        self.config = dataclasses.replace(config, retrieval_model="")
         # This process's vision tower (``CaptionEngine.encode_jobs``): with it, images are
         # encoded here, on the worker thread, while the child decodes (None: in the child).
         self._encode = encode
@@ -82,7 +82,7 @@ class DecodeProcess:
         # spawn: a forked child would inherit the server's threads and gRPC state.
         context = multiprocessing.get_context("spawn")
         front, child = context.Pipe()
-        process = context.Process(target=_child_main, args=(child, self._config), daemon=True)
+        process = context.Process(target=_child_main, args=(child, self.config), daemon=True)
         process.start()
         child.close()
         if not front.poll(_LOAD_TIMEOUT_S):

@@ -49,7 +49,7 @@ class CaptionerRuntime(ModelRuntime):
             adapters=dict(settings.adapters) if settings.caption_model else {},
             device=settings.device,
             dtype=settings.dtype,
-            cpu_threads=settings.cpu_threads,
+            cpu_threads=settings.torch_threads(),
             join_after_steps=settings.join_after_steps,
         )
         self.engine = CaptionEngine(config)

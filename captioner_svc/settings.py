@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -64,7 +65,8 @@ class CaptionerSettings(ModelServerSettings):
         0,
         ge=0,
         description="torch intra-op CPU threads for the whole process; 0 keeps torch's default (one per "
-        "core). Set it to the container's CPU limit: more threads than free cores make every step slower.",
+        "core), or with decode_process half the cores for each of the two processes. Set it to the "
+        "container's CPU limit: more threads than free cores make every step slower.",
     )
     encoder_processes: int = Field(
         0,
@@ -92,6 +94,14 @@ class CaptionerSettings(ModelServerSettings):
     max_images_per_request: int = Field(16, ge=1, description="Most images in one request.")
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest encoded image, in bytes.")
     max_image_pixels: int = Field(40_000_000, ge=1, description="Largest decoded image, width x height.")
+
+    def torch_threads(self) -> int:
+        """torch's threads in this process and, with ``decode_process``, in the child
+        (0: torch's default). Two processes each with one thread per core would
+        oversubscribe the cores, so unless set they share them."""
+        if self.cpu_threads or not self.decode_process:
+            return self.cpu_threads
+        return max(1, len(os.sched_getaffinity(0)) // 2)
 
     @model_validator(mode="after")
     def _default_within_limit(self) -> CaptionerSettings:

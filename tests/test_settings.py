@@ -69,3 +69,18 @@ def test_captioner_join_after_steps_reaches_the_engine(monkeypatch: pytest.Monke
     assert runtime.engine.config.join_after_steps == 3
     with pytest.raises(ValidationError, match="join_after_steps"):
         CaptionerSettings(join_after_steps=0)
+
+
+def test_a_decode_process_and_this_one_share_the_cores_unless_threads_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(6)))
+    shared = CaptionerSettings(decode_process=True)
+    runtime = CaptionerRuntime(ServingApp("captioner", shared), shared)
+    assert runtime.engine.config.cpu_threads == 3
+    assert runtime.decoder is not None and runtime.decoder.config.cpu_threads == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
+    assert CaptionerSettings(decode_process=True).torch_threads() == 1
+    # Set, or in one process, the threads are as given (0: torch's default).
+    assert CaptionerSettings(decode_process=True, cpu_threads=2).torch_threads() == 2
+    assert CaptionerSettings().torch_threads() == 0
