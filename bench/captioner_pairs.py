@@ -91,7 +91,7 @@ def _compare(args: argparse.Namespace, model: str, inputs: Inputs, tokens: dict[
         server = " + ".join(f"{used[pid]:.0%}" for pid in pids if used[pid] >= 0.01)
         idle = (idle_after - idle_before) / max(1, total_after - total_before)
         print(
-            f"{name:>6}: {row.images_per_s:6.1f} img/s, p99 {row.p99_ms:.0f} ms; CPU server {server}, "
+            f"{name:>6}: {row.images_per_s:7.2f} img/s, p99 {row.p99_ms:.0f} ms; CPU server {server}, "
             f"client {used[os.getpid()]:.0%}, machine idle {idle:.0%}",
             flush=True,
         )

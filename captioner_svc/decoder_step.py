@@ -5,17 +5,18 @@
 outside the arithmetic: output capturing, config merging, mask building and
 ``inspect.signature`` per layer. A step over 16 rows measured 0.81 ms through
 it against 0.55 ms here; a prefill of one to 16 rows 1.41-1.58x faster (the
-shipped model, one torch thread). Both compute the same operations in the
-same order through the model's own submodules, so LoRA layers injected into
-them still apply, and build the ``EncoderDecoderCache`` the forward would.
+shipped model, one torch thread). Both compute the same operations through
+the model's own submodules, so LoRA layers injected into them still apply,
+and build the ``EncoderDecoderCache`` the forward would; attention is one
+fused kernel (``scaled_dot_product_attention``) where the forward runs four.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 
@@ -86,13 +87,9 @@ def _attend(
     attention: Any, hidden: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
     """``BlipTextAttention`` of ``hidden``'s tokens over ``keys`` and ``values``
-    (rows x heads x length x head size); ``mask``: additive, or None."""
+    (rows x heads x length x head size); ``mask``: additive, or None. One fused
+    kernel for the scores, softmax and weighted sum (the weights are not kept)."""
     rows, tokens = hidden.shape[:2]
-    size = attention.self.attention_head_size
     query = _split(attention, attention.self.query(hidden))
-    scores = torch.matmul(query, keys.transpose(-1, -2)) / math.sqrt(size)
-    if mask is not None:
-        scores = scores + mask
-    context = torch.matmul(torch.softmax(scores, dim=-1), values)
-    context = context.permute(0, 2, 1, 3).reshape(rows, tokens, -1)
-    return attention.output(context, hidden)
+    context = F.scaled_dot_product_attention(query, keys, values, attn_mask=mask)
+    return attention.output(context.transpose(1, 2).reshape(rows, tokens, -1), hidden)
