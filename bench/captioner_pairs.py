@@ -69,12 +69,17 @@ def _compare(args: argparse.Namespace, model: str, inputs: Inputs, tokens: dict[
     if args.loop:
         row = inprocess(model, inputs, [args.concurrency], tokens)[0]
         print(f"in-process loop, batch {args.concurrency}: {row.images_per_s:.1f} img/s", flush=True)
+    inherited = os.environ.get("CAPTIONER_CPU_THREADS")  # for servers without ``:N``
     for name in args.servers.split(","):
         kind, _, threads = name.partition(":")
         if kind not in ("one", "decode") or not (threads.isdigit() or not threads):
             raise SystemExit(f"--servers: unknown server {name!r} (one, decode, with :THREADS or not)")
         if threads:
             os.environ["CAPTIONER_CPU_THREADS"] = threads
+        elif inherited is None:
+            os.environ.pop("CAPTIONER_CPU_THREADS", None)
+        else:
+            os.environ["CAPTIONER_CPU_THREADS"] = inherited
         process, address = start_server(model, args.concurrency, decode_process=kind == "decode")
         try:
             pids = [process.pid, *sorted(children_of(process.pid))]
