@@ -72,14 +72,13 @@ def _compare(args: argparse.Namespace, model: str, inputs: Inputs, tokens: dict[
     inherited = os.environ.get("CAPTIONER_CPU_THREADS")  # for servers without ``:N``
     for name in args.servers.split(","):
         kind, _, threads = name.partition(":")
-        if kind not in ("one", "decode") or not (threads.isdigit() or not threads):
+        if kind not in ("one", "decode") or (threads and not threads.isdigit()):
             raise SystemExit(f"--servers: unknown server {name!r} (one, decode, with :THREADS or not)")
-        if threads:
-            os.environ["CAPTIONER_CPU_THREADS"] = threads
-        elif inherited is None:
+        chosen = threads or inherited
+        if chosen is None:
             os.environ.pop("CAPTIONER_CPU_THREADS", None)
         else:
-            os.environ["CAPTIONER_CPU_THREADS"] = inherited
+            os.environ["CAPTIONER_CPU_THREADS"] = chosen
         process, address = start_server(model, args.concurrency, decode_process=kind == "decode")
         try:
             pids = [process.pid, *sorted(children_of(process.pid))]

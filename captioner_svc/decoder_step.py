@@ -5,10 +5,12 @@
 outside the arithmetic: output capturing, config merging, mask building and
 ``inspect.signature`` per layer. A step over 16 rows measured 0.81 ms through
 it against 0.55 ms here; a prefill of one to 16 rows 1.41-1.58x faster (the
-shipped model, one torch thread). Both compute the same operations through
-the model's own submodules, so LoRA layers injected into them still apply,
-and build the ``EncoderDecoderCache`` the forward would; attention is one
-fused kernel (``scaled_dot_product_attention``) where the forward runs four.
+shipped model, one torch thread; both before attention was fused). Both
+compute the same operations through the model's own submodules, so LoRA
+layers injected into them still apply, and build the ``EncoderDecoderCache``
+the forward would; attention is one fused kernel
+(``scaled_dot_product_attention``) where the forward runs four: prefill and
+19 steps 1.04-1.12x faster again for 1 to 16 rows.
 """
 
 from __future__ import annotations

@@ -5,16 +5,14 @@ the same logits and caches, on a batch whose rows joined at different times
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from captioner_svc.decoder_step import decoder_prefill, decoder_step
 from captioner_svc.engine import CaptionEngine, EngineConfig
+from captioner_svc.settings import MODELS_DIR
 from toyworld.world import render, sample_scene
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def _engine_with_adapter() -> CaptionEngine:

@@ -4,16 +4,13 @@ a LoRA adapter on the tower's attention."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from transformers import BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipProcessor
 
+from captioner_svc.settings import MODELS_DIR
 from captioner_svc.vision_tower import encode_images
 from tests.blip_checkpoints import with_random_vision_lora
 from toyworld.world import render, sample_scene
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def _pixels() -> torch.Tensor:
